@@ -1,0 +1,71 @@
+"""Engine and session factory for a profile's SQLite store.
+
+Threading contract: an :class:`Store` may be shared between threads; each thread opens its own
+sessions from :attr:`Store.sessions`. Sessions never outlive one unit of work. The caller
+owns the transaction (``with store.sessions.begin() as session: ...``); services never commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_desktop.store import search
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin: the module's
+    # legacy implicit BEGIN breaks SAVEPOINTs and runs PRAGMAs inside transactions.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose
+    # the last transactions, which the next sync re-sends from the server anyway.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA cache_size=-32000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def _on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def create_sqlite_engine(path: Path | str) -> Engine:
+    """An engine on the SQLite file at ``path`` with WAL and foreign keys on."""
+    engine = create_engine(f"sqlite:///{path}", future=True)
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+class Store:
+    """A profile's database: its engine and a session factory that keeps the search index current."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.engine = create_sqlite_engine(self.path)
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        search.install(self.sessions)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (before deleting or replacing the file)."""
+        self.engine.dispose()
+
+
+def open_store(path: Path | str, *, migrate: bool = True, backup_dir: Path | None = None) -> Store:
+    """Open the store at ``path``, bringing its schema to the newest revision first.
+
+    A copy of an existing file is taken into ``backup_dir`` before any upgrade.
+    """
+    from crm_desktop.store.migrate import upgrade
+
+    if migrate:
+        upgrade(Path(path), backup_dir=backup_dir)
+    return Store(path)

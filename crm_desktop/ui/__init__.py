@@ -1,0 +1,1 @@
+"""Qt user interface. The only package (with sync.worker) allowed to import PySide6."""

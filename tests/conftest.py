@@ -1,0 +1,29 @@
+"""Fixtures shared by the whole suite: a fresh profile and store per test, on a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Qt must never try to reach a display in tests; set before any Qt import.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from crm_desktop.config import Profile  # noqa: E402
+from crm_desktop.store import Store, open_store  # noqa: E402
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Profile:
+    """An empty profile folder of this test's own."""
+    return Profile(tmp_path / "profile").ensure()
+
+
+@pytest.fixture
+def store(profile: Profile) -> Iterator[Store]:
+    """A migrated store on a real SQLite file in the test's profile."""
+    opened = open_store(profile.database_path, backup_dir=profile.backup_directory)
+    yield opened
+    opened.dispose()
