@@ -28,7 +28,9 @@ def run_self_check() -> int:
         try:
             revision = current_revision(profile.database_path)
             if revision != head_revision():
-                print(f"self-check: store at {revision}, expected {head_revision()}", file=sys.stderr)
+                print(
+                    f"self-check: store at {revision}, expected {head_revision()}", file=sys.stderr
+                )
                 return 1
             app = QApplication.instance() or QApplication(sys.argv[:1])
             window = MainWindow(store=store, profile=profile)

@@ -11,8 +11,8 @@ import pytest
 # Qt must never try to reach a display in tests; set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from crm_desktop.config import Profile  # noqa: E402
-from crm_desktop.store import Store, open_store  # noqa: E402
+from crm_desktop.config import Profile
+from crm_desktop.store import Store, open_store
 
 
 @pytest.fixture

@@ -109,7 +109,11 @@ def test_upgrade_from_first_revision_keeps_every_record_and_indexes_it(profile: 
             contact = session.scalars(select(Contact)).one()
             assert (contact.full_name, contact.email) == ("张伟", "zhang.wei@tengfei.cn")
             link = session.scalars(select(AccountContact)).one()
-            assert (link.account_id, link.contact_id, link.title) == (account.id, contact.id, "采购经理")
+            assert (link.account_id, link.contact_id, link.title) == (
+                account.id,
+                contact.id,
+                "采购经理",
+            )
             opportunity = session.scalars(select(Opportunity)).one()
             assert opportunity.amount == Decimal("125000.50")
             assert session.scalars(select(SalesStage)).one().probability == 10

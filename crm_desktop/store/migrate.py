@@ -65,7 +65,9 @@ def backup(database_path: Path, backup_dir: Path, label: str) -> Path:
     return target
 
 
-def upgrade(database_path: Path, *, revision: str = "head", backup_dir: Path | None = None) -> Path | None:
+def upgrade(
+    database_path: Path, *, revision: str = "head", backup_dir: Path | None = None
+) -> Path | None:
     """Bring the file to ``revision``; returns the backup taken, if any.
 
     A file already at the wanted revision is left alone (no backup, no write).

@@ -194,7 +194,13 @@ def _write(connection: Connection, docs: Sequence[_Document]) -> None:
                 "INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact)"
                 " VALUES (:id, :words, :cjk1, :cjk2, :compact)"
             ),
-            {"id": rowid, "words": doc.words, "cjk1": doc.cjk1, "cjk2": doc.cjk2, "compact": doc.compact},
+            {
+                "id": rowid,
+                "words": doc.words,
+                "cjk1": doc.cjk1,
+                "cjk2": doc.cjk2,
+                "compact": doc.compact,
+            },
         )
 
 
@@ -264,17 +270,33 @@ def _bulk_write(connection: Connection, docs: list[_Document], *, replace: bool)
         return len(docs)
     start = connection.execute(text("SELECT coalesce(max(id), 0) FROM search_doc")).scalar_one()
     rows = [
-        {"id": start + i + 1, "entity": d.entity, "ref": d.ref, "title": d.title, "subtitle": d.subtitle}
+        {
+            "id": start + i + 1,
+            "entity": d.entity,
+            "ref": d.ref,
+            "title": d.title,
+            "subtitle": d.subtitle,
+        }
         for i, d in enumerate(docs)
     ]
     connection.execute(
-        text("INSERT INTO search_doc (id, entity, ref, title, subtitle) VALUES (:id, :entity, :ref, :title, :subtitle)"),
+        text(
+            "INSERT INTO search_doc (id, entity, ref, title, subtitle) VALUES (:id, :entity, :ref, :title, :subtitle)"
+        ),
         rows,
     )
     connection.execute(
-        text("INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact) VALUES (:id, :words, :cjk1, :cjk2, :compact)"),
+        text(
+            "INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact) VALUES (:id, :words, :cjk1, :cjk2, :compact)"
+        ),
         [
-            {"id": start + i + 1, "words": d.words, "cjk1": d.cjk1, "cjk2": d.cjk2, "compact": d.compact}
+            {
+                "id": start + i + 1,
+                "words": d.words,
+                "cjk1": d.cjk1,
+                "cjk2": d.cjk2,
+                "compact": d.compact,
+            }
             for i, d in enumerate(docs)
         ],
     )
@@ -299,7 +321,9 @@ def build_match(query: str) -> str | None:
             clauses.append(f"cjk2:{_quote(phrase)}")
     rest = _CJK_RUN.sub(" ", folded)
     digits = _NOT_DIGIT.sub("", rest)
-    looks_like_phone = len(digits) >= _MIN_DIGITS and re.fullmatch(r"[\d\s()+./-]+", rest.strip() or "x")
+    looks_like_phone = len(digits) >= _MIN_DIGITS and re.fullmatch(
+        r"[\d\s()+./-]+", rest.strip() or "x"
+    )
     if looks_like_phone:
         clauses.append(f"(compact:{_quote(digits)}* OR words:{_quote(digits)}*)")
     else:
@@ -307,7 +331,9 @@ def build_match(query: str) -> str | None:
         if "@" in rest:
             compact = _NOT_ALNUM.sub("", rest)
             word_clause = " AND ".join(f"words:{_quote(w)}*" for w in words)
-            alternatives = [f"compact:{_quote(compact)}*"] + ([f"({word_clause})"] if word_clause else [])
+            alternatives = [f"compact:{_quote(compact)}*"] + (
+                [f"({word_clause})"] if word_clause else []
+            )
             clauses.append("(" + " OR ".join(alternatives) + ")")
         else:
             clauses.extend(f"words:{_quote(w)}*" for w in words)
@@ -343,4 +369,3 @@ def search(
     )
     rows = session.connection().execute(text(sql), params)
     return [SearchHit(row[0], uuid.UUID(row[1]), row[2], row[3]) for row in rows]
-

@@ -14,11 +14,15 @@ config = context.config
 target_metadata = models.Base.metadata
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # The full-text tables are made by hand in migrations; autogenerate must not drop them.
-    if type_ == "table" and name is not None and (name in SEARCH_TABLES or name.startswith("search_fts")):
-        return False
-    return True
+    return not (
+        type_ == "table"
+        and name is not None
+        and (name in SEARCH_TABLES or name.startswith("search_fts"))
+    )
 
 
 def run_migrations(connection: Any) -> None:
@@ -38,7 +42,9 @@ if connection is not None:
     run_migrations(connection)
 else:
     engine = engine_from_config(
-        config.get_section(config.config_ini_section) or {}, prefix="sqlalchemy.", poolclass=pool.NullPool
+        config.get_section(config.config_ini_section) or {},
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
     )
     with engine.begin() as conn:
         run_migrations(conn)
