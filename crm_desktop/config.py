@@ -7,7 +7,9 @@ two salespeople, or a test, can each have their own on one machine.
 
 from __future__ import annotations
 
+import configparser
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +39,17 @@ class Profile:
 
     @property
     def settings_path(self) -> Path:
-        """Per-profile settings (window layout, server URL) in INI form."""
+        """Per-profile settings shared by the CLI and the app (see :class:`Settings`)."""
         return self.directory / "settings.ini"
+
+    @property
+    def ui_state_path(self) -> Path:
+        """Window geometry and column layouts, written by Qt's QSettings (INI format)."""
+        return self.directory / "ui-state.ini"
+
+    def settings(self) -> Settings:
+        """Load this profile's settings (missing file: defaults)."""
+        return Settings.load(self.settings_path)
 
     def ensure(self) -> Profile:
         """Create the profile folder if needed and return self."""
@@ -58,3 +69,57 @@ def resolve_profile(directory: str | os.PathLike[str] | None) -> Profile:
     """Return the profile for an explicit ``--profile`` folder, or the default one."""
     path = Path(directory).expanduser() if directory else default_profile_dir()
     return Profile(path.resolve())
+
+
+class Settings:
+    """Profile settings in a small INI file, readable without Qt (the CLI uses them too).
+
+    Known keys (section ``crm``): ``current_user_id`` (the local user this profile works as),
+    ``server_url``, ``username``, ``company_name``, ``company_logo``, ``ca_file``,
+    ``quote_discount_approval_threshold``.
+    """
+
+    SECTION = "crm"
+
+    def __init__(self, path: Path, parser: configparser.ConfigParser) -> None:
+        self.path = path
+        self._parser = parser
+        if not parser.has_section(self.SECTION):
+            parser.add_section(self.SECTION)
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        """Read ``path`` if it exists."""
+        parser = configparser.ConfigParser(interpolation=None)
+        if path.exists():
+            parser.read(path, encoding="utf-8")
+        return cls(path, parser)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The value of ``key``, or ``default``."""
+        return self._parser.get(self.SECTION, key, fallback=default)
+
+    def set(self, key: str, value: str | None) -> None:
+        """Set (or with ``None`` remove) ``key``; call :meth:`save` to write."""
+        if value is None:
+            self._parser.remove_option(self.SECTION, key)
+        else:
+            self._parser.set(self.SECTION, key, value)
+
+    def save(self) -> None:
+        """Write the file atomically (temp file + rename), so a crash never leaves half a file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            self._parser.write(handle)
+        os.replace(tmp, self.path)
+
+    @property
+    def current_user_id(self) -> uuid.UUID | None:
+        """The user this profile works as (set by demo data, sign-in or first run)."""
+        value = self.get("current_user_id")
+        return uuid.UUID(value) if value else None
+
+    @current_user_id.setter
+    def current_user_id(self, value: uuid.UUID | None) -> None:
+        self.set("current_user_id", str(value) if value else None)
