@@ -8,7 +8,11 @@ fields as well, so a form can put the message next to the field it names.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -33,3 +37,11 @@ class NotFound(ServiceError):
         super().__init__(f"{name} {id} not found")
         self.entity = name
         self.id = id
+
+
+def get_live(session: Session, entity: type[T], id: uuid.UUID) -> T:
+    """Load ``entity`` by id, raising :class:`NotFound` if it is missing or tombstoned."""
+    obj = session.get(entity, id)
+    if obj is None or getattr(obj, "deleted", False):
+        raise NotFound(entity, id)
+    return obj

@@ -11,11 +11,21 @@ Minor units follow ISO 4217: zero decimals for JPY and KRW (and a few others), t
 BHD, KWD, OMR, JOD, TND (and the Iraqi and Libyan dinar), two for everything else. An unknown
 code gets two decimals rather than an error, so a price list in a rarely used currency still
 works.
+
+Summing money in SQL: on SQLite a :class:`~crm_desktop.models.base.Money` column is text, and
+SQLite's ``SUM`` would turn it into binary floats. :func:`sum_columns` instead sums the integer
+part and the fractional digits as two exact 64-bit integer sums that :func:`sum_value` joins
+into a Decimal, so reports aggregate in the database (no Python loop over rows) and stay exact
+to the cent. On PostgreSQL the column is a real NUMERIC and a plain ``SUM`` is already exact.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Integer, String, case, cast, func, literal, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
 
 ROUNDING = ROUND_HALF_UP
 
@@ -68,3 +78,53 @@ def round_money(amount: Decimal | int, currency: str) -> Decimal:
 def percent_of(amount: Decimal, percent: Decimal | int) -> Decimal:
     """``amount × percent / 100``, exact (not rounded); percentages are plain numbers (7.5 = 7.5 %)."""
     return amount * Decimal(percent) / Decimal(100)
+
+
+#: Fractional digits kept when summing text amounts in SQLite (the server's NUMERIC keeps 6).
+_SUM_DIGITS = 9
+
+
+def sum_columns(column: Any, dialect: str, label: str) -> list[ColumnElement[Any]]:
+    """Aggregate expressions that together give the exact sum of the Money ``column``.
+
+    Put them in a grouped ``select`` and read the result back with :func:`sum_value` and the
+    same ``label``. ``dialect`` is ``session.get_bind().dialect.name``.
+    """
+    if dialect != "sqlite":
+        return [func.coalesce(func.sum(column), 0).label(label)]
+    # Money text is what format(Decimal, "f") writes: optional "-", digits, optional "." digits.
+    # CAST(text AS INTEGER) reads the leading integer exactly ("-12.50" -> -12; "-0.5" -> 0),
+    # so the sign of the fraction comes from the text itself.
+    # Treat the column as plain text in these expressions, or its literals would be bound
+    # through the Money type (which would try to read "-%" as a number).
+    column = type_coerce(column, String)
+    dot = func.instr(column, ".")
+    digits = case(
+        (
+            dot > 0,
+            func.substr(
+                func.substr(column, dot + 1).op("||")(literal("0" * _SUM_DIGITS)), 1, _SUM_DIGITS
+            ),
+        ),
+        else_=literal("0"),
+    )
+    sign = case((column.like("-%"), -1), else_=1)
+    return [
+        func.coalesce(func.sum(cast(column, Integer)), 0).label(f"{label}_int"),
+        func.coalesce(func.sum(sign * cast(digits, Integer)), 0).label(f"{label}_frac"),
+    ]
+
+
+def sum_value(row: Any, label: str, dialect: str) -> Decimal:
+    """The exact Decimal sum from a result ``row`` of a query built with :func:`sum_columns`."""
+    mapping = row._mapping
+    if dialect != "sqlite":
+        return Decimal(mapping[label])
+    whole = Decimal(int(mapping[f"{label}_int"]))
+    frac = int(mapping[f"{label}_frac"])
+    return whole + Decimal(frac).scaleb(-_SUM_DIGITS) if frac else whole
+
+
+def normalise_currency(currency: str) -> str:
+    """An ISO 4217 code as stored: upper case, no spaces."""
+    return currency.strip().upper()

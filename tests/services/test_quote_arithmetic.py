@@ -64,21 +64,3 @@ def test_line_discount_quote_discount_and_tax() -> None:
     assert quote.tax_total == D("16.55")
     assert quote.total == D("157.82")
     assert totals.net_total == D("141.27")
-
-
-def test_default_stages_created_once_in_pipeline_order(session, stages) -> None:  # type: ignore[no-untyped-def]
-    from crm_desktop.services.pipeline import ensure_default_stages
-
-    again = ensure_default_stages(session=session)
-    assert [s.name for s in again] == [
-        "Prospecting",
-        "Qualification",
-        "Needs Analysis",
-        "Proposal",
-        "Negotiation",
-        "Closed Won",
-        "Closed Lost",
-    ]
-    assert [s.probability for s in again] == [10, 20, 40, 60, 80, 100, 0]
-    assert stages["Closed Won"].is_won and stages["Closed Won"].is_closed
-    assert stages["Closed Lost"].is_closed and not stages["Closed Lost"].is_won
