@@ -132,7 +132,7 @@ def load_quote_document(
         .outerjoin(Product, Product.id == QuoteLine.product_id)
         .where(QuoteLine.quote_id == quote.id, QuoteLine.deleted.is_(False))
         .order_by(QuoteLine.position)
-    ).tuples()
+    )
     lines = tuple(
         QuoteDocumentLine(
             position=index,

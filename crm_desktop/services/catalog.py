@@ -300,7 +300,7 @@ def list_prices(*, session: Session, price_list_id: uuid.UUID) -> list[PriceRow]
             unit=product.unit,
             unit_price=price.unit_price,
         )
-        for price, product in session.execute(stmt).tuples()
+        for price, product in session.execute(stmt)
     ]
 
 
