@@ -44,8 +44,8 @@ from crm_desktop.models.enums import (
     LeadStatus,
     PurchaseType,
 )
+from crm_desktop.services import pipeline
 from crm_desktop.services.errors import NotFound, ValidationError
-from crm_desktop.services.money import round_money
 
 #: Region assumed for phone numbers typed without a leading "+country code".
 DEFAULT_PHONE_REGION = "US"
@@ -329,13 +329,24 @@ class BoardCard:
 
 @dataclass(frozen=True)
 class BoardColumn:
-    """A stage column: its cards and the figures shown in its header."""
+    """A stage column: its cards and the figures shown in its header.
+
+    ``totals`` has one entry per currency (amounts are never added across currencies), the
+    board's main currency first.
+    """
 
     stage: StageInfo
     cards: tuple[BoardCard, ...]
     count: int
-    total: Decimal
-    weighted: Decimal
+    totals: tuple[pipeline.CurrencyTotal, ...]
+
+    def total_in(self, currency: str) -> Decimal:
+        """The column's amount in ``currency`` (0 when it has none)."""
+        return next((t.total for t in self.totals if t.currency == currency), Decimal(0))
+
+    def weighted_in(self, currency: str) -> Decimal:
+        """The column's weighted amount in ``currency`` (0 when it has none)."""
+        return next((t.weighted for t in self.totals if t.currency == currency), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -347,7 +358,6 @@ class BoardData:
     currency: str = "USD"
     period_start: date | None = None
     period_end: date | None = None
-    mixed_currencies: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -498,8 +508,8 @@ def stages(session: Session) -> tuple[StageInfo, ...]:
 
 
 def weighted(amount: Decimal, probability: int, currency: str) -> Decimal:
-    """Amount times win probability, rounded to the currency's minor unit."""
-    return round_money(amount * probability / Decimal(100), currency)
+    """Amount times win probability, as the pipeline rules round it."""
+    return pipeline.weighted_amount(amount, probability, currency)
 
 
 def display_name(first: str, last: str) -> str:
@@ -1191,15 +1201,7 @@ def _initial_stage(session: Session, stage_id: uuid.UUID | None) -> SalesStage:
         if stage.is_closed:
             raise ValidationError("stage_id", "Stage: a new opportunity starts in an open stage")
         return stage
-    stage = session.scalar(
-        select(SalesStage)
-        .where(SalesStage.deleted.is_(False), SalesStage.is_closed.is_(False))
-        .order_by(SalesStage.position)
-        .limit(1)
-    )
-    if stage is None:
-        raise ValidationError("stage_id", "Stage: no sales stages are set up")
-    return stage
+    return pipeline.first_open_stage(session=session)
 
 
 def save_buying_centre_member(
@@ -1354,15 +1356,17 @@ def load_board(
     period: str = "all",
     today: date | None = None,
 ) -> BoardData:
-    """Opportunities grouped by stage with count, total and weighted total per column.
+    """Opportunities as cards per stage, with the pipeline's own per-stage figures.
 
-    Open stages show every open opportunity closing in the period (one with no close date shows
-    in every period: it still needs attention); closed stages show those closed in the period.
-    One query and a pass in Python: a few thousand rows take milliseconds, and summing the
-    exact decimals here keeps totals to the cent, which SQLite's float SUM would not.
+    The header figures come from :func:`crm_desktop.services.pipeline.pipeline_summary` with the
+    same filters as the cards (a ranged period leaves out deals with no close date, as the
+    summary does), so a column's count always equals its cards.
     """
     start, end = close_period(period, today or date.today())
-    all_stages = stages(session)
+    owners = [owner_id] if owner_id is not None else None
+    summary = pipeline.pipeline_summary(
+        session=session, owner_ids=owners, close_from=start, close_to=end
+    )
     stmt = (
         select(
             Opportunity.id,
@@ -1382,17 +1386,11 @@ def load_board(
     )
     if owner_id is not None:
         stmt = stmt.where(Opportunity.owner_id == owner_id)
-    if start is not None and end is not None:
-        closed_ids = [s.id for s in all_stages if s.is_closed]
-        in_period = Opportunity.close_date.between(start, end)
-        stmt = stmt.where(
-            or_(
-                in_period,
-                Opportunity.close_date.is_(None) & Opportunity.stage_id.not_in(closed_ids),
-            )
-        )
-    by_stage: dict[uuid.UUID, list[BoardCard]] = {s.id: [] for s in all_stages}
-    currencies: dict[str, int] = {}
+    if start is not None:
+        stmt = stmt.where(Opportunity.close_date >= start)
+    if end is not None:
+        stmt = stmt.where(Opportunity.close_date <= end)
+    by_stage: dict[uuid.UUID, list[BoardCard]] = {s.stage_id: [] for s in summary}
     for (
         oid,
         name,
@@ -1405,40 +1403,40 @@ def load_board(
         stage_id,
     ) in session.execute(stmt):
         cards = by_stage.get(stage_id)
-        if cards is None:
-            continue
-        currencies[currency] = currencies.get(currency, 0) + 1
-        cards.append(
-            BoardCard(
-                id=oid,
-                name=name,
-                account=account,
-                owner=owner or "",
-                amount=amount,
-                currency=currency,
-                probability=probability,
-                weighted=weighted(amount, probability, currency),
-                close_date=close,
+        if cards is not None:
+            cards.append(
+                BoardCard(
+                    id=oid,
+                    name=name,
+                    account=account,
+                    owner=owner or "",
+                    amount=amount,
+                    currency=currency,
+                    probability=probability,
+                    weighted=weighted(amount, probability, currency),
+                    close_date=close,
+                )
             )
-        )
+    counts: dict[str, int] = {}
+    for column in summary:
+        for t in column.by_currency:
+            counts[t.currency] = counts.get(t.currency, 0) + t.count
+    main = max(counts, key=lambda k: counts[k]) if counts else "USD"
     columns = tuple(
         BoardColumn(
-            stage=s,
-            cards=tuple(by_stage[s.id]),
-            count=len(by_stage[s.id]),
-            total=sum((c.amount for c in by_stage[s.id]), Decimal(0)),
-            weighted=sum((c.weighted for c in by_stage[s.id]), Decimal(0)),
+            stage=StageInfo(s.stage_id, s.name, s.position, s.probability, s.is_closed, s.is_won),
+            cards=tuple(by_stage[s.stage_id]),
+            count=s.count,
+            totals=tuple(sorted(s.by_currency, key=lambda t: (t.currency != main, t.currency))),
         )
-        for s in all_stages
+        for s in summary
     )
-    currency = max(currencies, key=lambda k: currencies[k]) if currencies else "USD"
     return BoardData(
         columns=columns,
         owners=owner_choices(session),
-        currency=currency,
+        currency=main,
         period_start=start,
         period_end=end,
-        mixed_currencies=len(currencies) > 1,
     )
 
 

@@ -286,9 +286,9 @@ def test_board_groups_by_stage_with_totals_and_period(
         mine = rv.load_board(s, owner_id=uuid.uuid4())
     columns = {c.stage.name: c for c in board.columns}
     assert columns["Prospecting"].count == 2
-    assert columns["Prospecting"].total == Decimal("350.49")
-    assert columns["Prospecting"].weighted == Decimal("35.05")
-    assert columns["Qualification"].weighted == Decimal("200.00")
+    assert columns["Prospecting"].total_in("USD") == Decimal("350.49")
+    assert columns["Prospecting"].weighted_in("USD") == Decimal("35.05")
+    assert columns["Qualification"].weighted_in("USD") == Decimal("200.00")
     q = {c.stage.name: c for c in quarter.columns}
     assert [c.name for c in q["Prospecting"].cards] == ["Deal 250.50"]
     assert q["Qualification"].count == 1
