@@ -159,23 +159,26 @@ def _related_labels(session: Session, activities: Sequence[Activity]) -> dict[uu
     names: dict[uuid.UUID, str] = {}
     if wanted[Account]:
         names.update(
-            session.execute(
+            (k, v)
+            for k, v in session.execute(
                 select(Account.id, Account.name).where(Account.id.in_(wanted[Account]))
-            ).tuples()
+            ).all()
         )
     if wanted[Contact]:
         names.update(
-            session.execute(
+            (k, v)
+            for k, v in session.execute(
                 select(Contact.id, Contact.full_name).where(Contact.id.in_(wanted[Contact]))
-            ).tuples()
+            ).all()
         )
     if wanted[Opportunity]:
         names.update(
-            session.execute(
+            (k, v)
+            for k, v in session.execute(
                 select(Opportunity.id, Opportunity.name).where(
                     Opportunity.id.in_(wanted[Opportunity])
                 )
-            ).tuples()
+            ).all()
         )
     labels: dict[uuid.UUID, str] = {}
     for a in activities:

@@ -169,9 +169,9 @@ def _component_for(activity: ActivityRow, stamp: datetime) -> icalendar.Componen
             "STATUS", "CANCELLED" if activity.status == ActivityStatus.CANCELLED else "CONFIRMED"
         )
         if activity.due_at is not None:
-            comp.add("X-CRM-DUE", _utc(activity.due_at))
+            comp.add("X-CRM-DUE", icalendar.vDatetime(_utc(activity.due_at)))
         if activity.completed_at is not None:
-            comp.add("X-CRM-COMPLETED", _utc(activity.completed_at))
+            comp.add("X-CRM-COMPLETED", icalendar.vDatetime(_utc(activity.completed_at)))
     comp.add("UID", activity.ical_uid or f"{activity.id}@field-crm")
     comp.add("DTSTAMP", stamp)
     comp.add("SUMMARY", activity.subject)
@@ -184,9 +184,9 @@ def _component_for(activity: ActivityRow, stamp: datetime) -> icalendar.Componen
     comp.add("X-CRM-KIND", activity.kind.value)
     comp.add("X-CRM-STATUS", activity.status.value)
     if zone:
-        comp.add("X-CRM-TIME-ZONE", zone)
+        comp.add("X-CRM-TIME-ZONE", icalendar.vText(zone))
     if activity.outcome:
-        comp.add("X-CRM-OUTCOME", activity.outcome)
+        comp.add("X-CRM-OUTCOME", icalendar.vText(activity.outcome))
     if activity.reminder_at is not None:
         alarm = icalendar.Alarm()
         alarm.add("ACTION", "DISPLAY")
@@ -319,12 +319,21 @@ def _iana_name(tzid: str | None, tz: tzinfo | None) -> str | None:
     return None
 
 
+def _unescape(text: str) -> str:
+    """RFC 5545 TEXT unescaping: backslash-n is a newline, backslash-x is x."""
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
+
+
 def _text(comp: icalendar.Component, name: str) -> str | None:
     value = comp.get(name)
     if value is None:
         return None
     if isinstance(value, list):
         value = value[0]
+    if name.startswith("X-") and hasattr(value, "to_ical"):
+        # Unknown X- properties come back raw: undo the TEXT escaping (\\n, \\;, \\,) we wrote.
+        raw = value.to_ical()
+        value = _unescape(raw.decode() if isinstance(raw, bytes) else str(raw))
     text = str(value).strip()
     return text or None
 
@@ -388,6 +397,15 @@ def _utc_of(comp: icalendar.Component, name: str) -> datetime | None:
     if prop is None:
         return None
     value = getattr(prop, "dt", None)
+    if value is None:
+        # X- properties arrive as text: parse them as the UTC date-times we wrote.
+        try:
+            raw = prop.to_ical() if hasattr(prop, "to_ical") else prop
+            value = icalendar.vDatetime.from_ical(
+                raw.decode() if isinstance(raw, bytes) else str(raw)
+            )
+        except ValueError:
+            return None
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return None
