@@ -29,11 +29,9 @@ def _lead(session: Session, **fields: object) -> Lead:
     return lead
 
 
-def _count(session: Session, entity: type) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(entity).where(entity.deleted.is_(False)))
-        or 0
-    )
+def _count(session: Session, entity: type[Account | Contact | Opportunity]) -> int:
+    query = select(func.count()).select_from(entity).where(entity.deleted.is_(False))
+    return session.scalar(query) or 0
 
 
 # --- grading ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from crm_desktop.models import Quote, QuoteLine
 from crm_desktop.services.money import minor_units, round_money
-from crm_desktop.services.quotes import recalculate
+from crm_desktop.services.quotes import TaxLine, recalculate
 
 D = Decimal
 
@@ -50,7 +50,7 @@ def test_half_cent_rounds_up_like_an_invoice() -> None:
     assert round_money(D("1.0005"), "KWD") == D("1.001")
 
 
-def test_line_discount_quote_discount_and_tax() -> None:
+def test_mixed_rates_are_taxed_separately_and_a_discount_lowers_the_tax() -> None:
     quote = _quote(disc="10")
     lines = [_line("3", "19.99", disc="5", tax="20"), _line("1", "100", tax="7")]
     totals = recalculate(quote, lines)
@@ -59,8 +59,95 @@ def test_line_discount_quote_discount_and_tax() -> None:
     assert lines[1].net_amount == D("100.00")
     assert quote.subtotal == D("156.97")
     assert quote.discount_total == D("15.70")  # 15.697
-    # tax on the discounted base, per line: 56.97 × .9 × .2 = 10.2546 -> 10.25; 100 × .9 × .07 = 6.30
-    assert totals.line_taxes == (D("10.25"), D("6.30"))
+    # tax per rate on the discounted base: 56.97 × .9 = 51.273 -> 51.27 × 20 % = 10.254 -> 10.25;
+    # 100 × .9 = 90.00 × 7 % = 6.30
+    assert totals.tax_by_rate == (
+        TaxLine(rate=D("7"), base=D("90.00"), tax=D("6.30")),
+        TaxLine(rate=D("20"), base=D("51.27"), tax=D("10.25")),
+    )
     assert quote.tax_total == D("16.55")
     assert quote.total == D("157.82")
     assert totals.net_total == D("141.27")
+
+
+def test_hundred_percent_quote_discount_leaves_nothing_to_pay() -> None:
+    quote = _quote(disc="100")
+    totals = recalculate(quote, [_line("2", "49.99", tax="19"), _line("1", "10", tax="7")])
+    assert quote.subtotal == D("109.98")
+    assert quote.discount_total == D("109.98")
+    assert [t.tax for t in totals.tax_by_rate] == [D("0.00"), D("0.00")]
+    assert quote.tax_total == D("0.00")
+    assert quote.total == D("0.00")
+
+
+def test_hundred_percent_line_discount_is_a_free_line() -> None:
+    quote = _quote()
+    lines = [_line("5", "12.00", disc="100", tax="20"), _line("1", "8.00", tax="20")]
+    recalculate(quote, lines)
+    assert lines[0].net_amount == D("0.00")
+    assert quote.tax_total == D("1.60")  # only the paid line is taxed
+    assert quote.total == D("9.60")
+
+
+def test_half_cent_line_rounds_up() -> None:
+    quote = _quote()
+    # 1 × 0.125 = 0.125 -> 0.13 (half-even would give 0.12)
+    lines = [_line("1", "0.125")]
+    recalculate(quote, lines)
+    assert lines[0].net_amount == D("0.13")
+    assert quote.total == D("0.13")
+
+
+def test_yen_has_no_decimals() -> None:
+    quote = _quote("JPY", disc="3")
+    lines = [_line("3", "333", disc="5", tax="10"), _line("1", "1001", tax="8")]
+    totals = recalculate(quote, lines)
+    # 999 × 0.95 = 949.05 -> 949; subtotal 1950; discount 58.5 -> 59 (half-up)
+    assert totals.line_nets == (D("949"), D("1001"))
+    assert quote.discount_total == D("59")
+    # bases 949 × .97 = 920.53 -> 921 at 10 % = 92.1 -> 92; 1001 × .97 = 970.97 -> 971 at 8 %
+    # = 77.68 -> 78
+    assert [(t.rate, t.base, t.tax) for t in totals.tax_by_rate] == [
+        (D("8"), D("971"), D("78")),
+        (D("10"), D("921"), D("92")),
+    ]
+    assert quote.total == D("2061")  # 1950 - 59 + 170
+    assert quote.total.as_tuple().exponent == 0  # shown as ¥2,061, never ¥2,061.00
+
+
+def test_three_decimal_dinar() -> None:
+    quote = _quote("KWD", disc="2.5")
+    lines = [_line("7", "1.2345", tax="5")]
+    totals = recalculate(quote, lines)
+    # 8.6415 -> 8.642 (half-up at the third decimal)
+    assert lines[0].net_amount == D("8.642")
+    assert quote.discount_total == D("0.216")  # 0.21605
+    # base 8.642 × .975 = 8.42595 -> 8.426; tax 0.4213 -> 0.421
+    assert totals.tax_by_rate == (TaxLine(rate=D("5"), base=D("8.426"), tax=D("0.421")),)
+    assert quote.total == D("8.847")
+
+
+def test_many_lines_sum_exactly() -> None:
+    quote = _quote(disc="10")
+    lines = [_line("1", "0.10", tax="20") for _ in range(1000)]
+    totals = recalculate(quote, lines)
+    assert quote.subtotal == D("100.00")  # a float sum would drift
+    assert quote.discount_total == D("10.00")
+    # Tax is rounded once per rate, not per line: 90.00 × 20 % = 18.00. Rounding each line's
+    # 0.018 would have charged the customer 20.00.
+    assert quote.tax_total == D("18.00")
+    assert quote.total == D("108.00")
+    assert totals.net_total == D("90.00")
+
+
+def test_empty_quote_is_zero_in_the_currency_format() -> None:
+    quote = _quote("EUR")
+    recalculate(quote, [])
+    assert str(quote.total) == "0.00"
+
+
+def test_half_cent_tax_rounds_up() -> None:
+    quote = _quote()
+    totals = recalculate(quote, [_line("1", "10.50", tax="5")])
+    assert totals.tax_by_rate[0].tax == D("0.53")  # 0.525: half-up, where half-even gives 0.52
+    assert quote.total == D("11.03")
