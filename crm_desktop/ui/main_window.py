@@ -1,42 +1,439 @@
-"""The main window (minimal until the desktop issue lands: record counts per area)."""
+"""The main window: navigation between areas, record pages in tabs, global search, status bar.
+
+Layout: a navigation list on the left, the current area (a record list or the pipeline board) in
+the middle, and the records the user opened as closable tabs on the right, so the list stays in
+view while a record is read or edited. Areas are built the first time they are shown, so start-up
+costs one list, not all of them. Record pages and the pipeline board come from their own modules
+(``ui/records``, ``ui/pipeline_board.py``); this window only places them.
+
+Window geometry, the splitter, the current area and every list's column layout are kept in the
+profile's UI state file (``Profile.ui_state_path``).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
-from sqlalchemy import func, select
+import importlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QResizeEvent
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QTabWidget,
+    QWidget,
+)
 
 from crm_desktop.config import Profile
-from crm_desktop.models import Account, Contact, Lead, Opportunity
 from crm_desktop.store import Store
+from crm_desktop.ui.context import AppContext
+from crm_desktop.ui.first_run import FirstRunPage, store_is_empty
+from crm_desktop.ui.global_search import GlobalSearchPopup
+from crm_desktop.ui.list_models import guarded
+from crm_desktop.ui.list_views import RecordListView
+from crm_desktop.ui.status_bar import MainStatusBar
+
+log = logging.getLogger(__name__)
+
+RECORD_TITLES = {
+    "account": "Account",
+    "contact": "Contact",
+    "lead": "Lead",
+    "opportunity": "Opportunity",
+}
+
+
+@dataclass(frozen=True)
+class Area:
+    """One place in the navigation: a key, its label and icon, and what builds its widget."""
+
+    key: str
+    title: str
+    icon: QStyle.StandardPixmap
+    build: Callable[[MainWindow], QWidget]
+    #: The entity whose records "New" (Ctrl+N) creates here, if any.
+    entity: str | None = None
+
+
+def _list_area(entity: str) -> Callable[[MainWindow], QWidget]:
+    def build(window: MainWindow) -> QWidget:
+        view = RecordListView(window.context, entity, window.ui_state)
+        view.summary_changed.connect(window.on_list_summary_changed)
+        return view
+
+    return build
+
+
+def _pipeline_area(window: MainWindow) -> QWidget:
+    try:
+        from crm_desktop.ui.pipeline_board import PipelineBoard
+    except ImportError:
+        log.info("pipeline board not available in this build")
+        return _placeholder("The pipeline board is not available in this build yet.")
+    return PipelineBoard(window.context, None)
+
+
+def _record_page_factory() -> Callable[..., QWidget] | None:
+    """``ui.records.create_record_page`` if that module is part of this build."""
+    try:
+        records = importlib.import_module("crm_desktop.ui.records")
+    except ImportError:
+        return None
+    factory = getattr(records, "create_record_page", None)
+    return factory if callable(factory) else None
+
+
+def _placeholder(text: str) -> QWidget:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setObjectName("placeholder")
+    return label
+
+
+#: The navigation, in order; Ctrl+1.. follow this order. Calendar, quotes and reports add a line each.
+AREAS: tuple[Area, ...] = (
+    Area(
+        "account",
+        "Accounts",
+        QStyle.StandardPixmap.SP_DirHomeIcon,
+        _list_area("account"),
+        "account",
+    ),
+    Area(
+        "contact",
+        "Contacts",
+        QStyle.StandardPixmap.SP_FileDialogContentsView,
+        _list_area("contact"),
+        "contact",
+    ),
+    Area("lead", "Leads", QStyle.StandardPixmap.SP_FileDialogNewFolder, _list_area("lead"), "lead"),
+    Area(
+        "opportunity",
+        "Opportunities",
+        QStyle.StandardPixmap.SP_FileDialogDetailedView,
+        _list_area("opportunity"),
+        "opportunity",
+    ),
+    Area(
+        "pipeline", "Pipeline", QStyle.StandardPixmap.SP_ArrowRight, _pipeline_area, "opportunity"
+    ),
+)
 
 
 class MainWindow(QMainWindow):
-    """Top-level window of the desktop app."""
+    """Top-level window of the desktop app.
 
-    def __init__(self, *, store: Store, profile: Profile) -> None:
+    Signals:
+        area_shown(str): the area with this key became the current one (after it was built).
+        record_opened(str, object): a record page was shown in a tab (entity, UUID or None).
+    """
+
+    area_shown = Signal(str)
+    record_opened = Signal(str, object)
+
+    def __init__(
+        self, *, store: Store, profile: Profile, context: AppContext | None = None
+    ) -> None:
         super().__init__()
         self.store = store
         self.profile = profile
+        self.context = context or AppContext(
+            store=store,
+            profile=profile,
+            current_user_id=profile.settings().current_user_id,
+            parent=self,
+        )
+        self.ui_state = QSettings(str(profile.ui_state_path), QSettings.Format.IniFormat)
         self.setWindowTitle("Field CRM")
-        central = QWidget(self)
-        layout = QVBoxLayout(central)
-        self.summary = QLabel(self._summary_text(), central)
-        layout.addWidget(self.summary)
-        self.setCentralWidget(central)
-        self.statusBar().showMessage(f"Profile: {profile.directory}")
-        self.resize(900, 600)
+        self.setWindowIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DirHomeIcon))
+        self.setObjectName("mainWindow")
 
-    def _summary_text(self) -> str:
-        with self.store.sessions() as session:
-            counts = {
-                label: session.scalar(
-                    select(func.count()).select_from(model).where(model.deleted.is_(False))
+        self.navigation = QListWidget(self)
+        self.navigation.setObjectName("navigation")
+        self.navigation.setFixedWidth(160)
+        for i, area in enumerate(AREAS):
+            item = QListWidgetItem(self.style().standardIcon(area.icon), area.title)
+            item.setToolTip(f"{area.title}  (Ctrl+{i + 1})")
+            self.navigation.addItem(item)
+        self.areas = QStackedWidget(self)
+        self.areas.setObjectName("areas")
+        self._area_widgets: dict[str, QWidget] = {}
+        self.first_run: FirstRunPage | None = None
+
+        self.record_tabs = QTabWidget(self)
+        self.record_tabs.setObjectName("recordTabs")
+        self.record_tabs.setTabsClosable(True)
+        self.record_tabs.setMovable(True)
+        self.record_tabs.setDocumentMode(True)
+        self.record_tabs.hide()
+        self._open_records: dict[tuple[str, uuid.UUID], QWidget] = {}
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.navigation)
+        self.splitter.addWidget(self.areas)
+        self.splitter.addWidget(self.record_tabs)
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.setCentralWidget(self.splitter)
+
+        self.status = MainStatusBar(self.context.runner, self)
+        self.setStatusBar(self.status)
+        self.search_popup = GlobalSearchPopup(self.context, self)
+        self._build_actions()
+
+        self.navigation.currentRowChanged.connect(self.on_navigation_current_row_changed)
+        self.record_tabs.tabCloseRequested.connect(self.on_record_tabs_close_requested)
+        self.context.record_requested.connect(self.on_context_record_requested)
+        self.context.runner.task_failed.connect(self.on_runner_task_failed)
+
+        self._restore_state()
+        if not FirstRunPage.is_done(self.ui_state):
+            self.context.runner.submit(
+                lambda: store_is_empty(store), on_done=guarded(self, self._on_emptiness_checked)
+            )
+
+    # --- actions and shortcuts ------------------------------------------------------------
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.new_action = self._action("&New record", "Ctrl+N", self.on_new_action_triggered)
+        file_menu.addAction(self.new_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close))
+        go_menu = menu.addMenu("&Go")
+        self.search_action = self._action("&Search everything…", "Ctrl+K", self.open_search)
+        go_menu.addAction(self.search_action)
+        go_menu.addSeparator()
+        for i, area in enumerate(AREAS):
+            go_menu.addAction(
+                self._action(
+                    area.title, f"Ctrl+{i + 1}", lambda _=False, row=i: self.show_area_at(row)
                 )
-                for label, model in (
-                    ("Accounts", Account),
-                    ("Contacts", Contact),
-                    ("Leads", Lead),
-                    ("Opportunities", Opportunity),
-                )
-            }
-        return "\n".join(f"{label}: {count}" for label, count in counts.items())
+            )
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self._action("&Refresh", "F5", self.refresh))
+        # Explicit keys: the platform's StandardKey.Close is Ctrl+F4 alone on some desktops.
+        self.close_record_action = self._action(
+            "&Close record", "Ctrl+W", self.close_current_record
+        )
+        self.close_record_action.setShortcuts([QKeySequence("Ctrl+W"), QKeySequence("Ctrl+F4")])
+        view_menu.addAction(self.close_record_action)
+
+    def _action(self, text: str, shortcut: str, slot: Callable[..., object]) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        # Window-wide, so shortcuts work from any child (list, record page, search box).
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # --- areas --------------------------------------------------------------------------------
+    def show_area(self, key: str) -> None:
+        """Make the area ``key`` current (builds it on first use)."""
+        row = next(i for i, a in enumerate(AREAS) if a.key == key)
+        self.show_area_at(row)
+
+    def show_area_at(self, row: int) -> None:
+        """Make the area at navigation ``row`` current."""
+        if self.navigation.currentRow() != row:
+            self.navigation.setCurrentRow(row)  # calls back into on_navigation_current_row_changed
+        else:
+            self.on_navigation_current_row_changed(row)
+
+    def area_widget(self, key: str) -> QWidget:
+        """The widget of area ``key``, built if needed."""
+        widget = self._area_widgets.get(key)
+        if widget is None:
+            area = next(a for a in AREAS if a.key == key)
+            widget = area.build(self)
+            self._area_widgets[key] = widget
+            self.areas.addWidget(widget)
+        return widget
+
+    @property
+    def current_area(self) -> Area:
+        """The area selected in the navigation."""
+        return AREAS[max(self.navigation.currentRow(), 0)]
+
+    def on_navigation_current_row_changed(self, row: int) -> None:
+        if not 0 <= row < len(AREAS) or self.first_run is not None:
+            return
+        area = AREAS[row]
+        widget = self.area_widget(area.key)
+        self.areas.setCurrentWidget(widget)
+        if isinstance(widget, RecordListView):
+            widget.start()
+            self.status.set_summary(widget.count_label.text())
+        else:
+            self.status.set_summary("")
+        self.area_shown.emit(area.key)
+
+    def on_list_summary_changed(self, text: str) -> None:
+        if self.sender() is self.areas.currentWidget():
+            self.status.set_summary(text)
+
+    def refresh(self) -> None:
+        """Re-read the current list (F5)."""
+        widget = self.areas.currentWidget()
+        if isinstance(widget, RecordListView):
+            widget.model.reload()
+
+    # --- first run ------------------------------------------------------------------------
+    def _on_emptiness_checked(self, empty: bool) -> None:
+        if not empty:
+            FirstRunPage.mark_done(self.ui_state)
+            return
+        self.first_run = FirstRunPage(self.context, self.ui_state)
+        self.first_run.finished.connect(self.on_first_run_finished)
+        self.areas.addWidget(self.first_run)
+        self.areas.setCurrentWidget(self.first_run)
+        self.navigation.setEnabled(False)
+
+    def on_first_run_finished(self, choice: str) -> None:
+        page, self.first_run = self.first_run, None
+        self.navigation.setEnabled(True)
+        for widget in self._area_widgets.values():
+            if isinstance(widget, RecordListView):
+                widget.set_current_user(self.context.current_user_id)
+        self.show_area_at(max(self.navigation.currentRow(), 0))
+        if page is not None:
+            self.areas.removeWidget(page)
+            page.deleteLater()
+        if choice == "demo":
+            self.status.showMessage("Demo data loaded", 5000)
+
+    # --- records --------------------------------------------------------------------------
+    def on_context_record_requested(self, entity: str, record_id: uuid.UUID | None) -> None:
+        self.open_record_page(entity, record_id)
+
+    def open_record_page(self, entity: str, record_id: uuid.UUID | None) -> QWidget | None:
+        """Show the record in a tab (an already open one is brought forward)."""
+        if record_id is not None and (entity, record_id) in self._open_records:
+            page = self._open_records[(entity, record_id)]
+            self.record_tabs.setCurrentWidget(page)
+            self.record_tabs.show()
+            self.record_opened.emit(entity, record_id)
+            return page
+        create_record_page = _record_page_factory()
+        if create_record_page is None:
+            self.status.showMessage("Record pages are not available in this build yet.", 5000)
+            return None
+        try:
+            page = create_record_page(self.context, entity, record_id, self.record_tabs)
+        except (KeyError, ValueError, LookupError) as error:
+            self.status.showMessage(f"Cannot open {entity}: {error}", 8000)
+            return None
+        if record_id is not None:
+            self._open_records[(entity, record_id)] = page
+        title = page.windowTitle() or (
+            f"New {RECORD_TITLES.get(entity, entity).lower()}"
+            if record_id is None
+            else RECORD_TITLES.get(entity, entity)
+        )
+        index = self.record_tabs.addTab(page, self._record_icon(entity), title)
+        self.record_tabs.setTabToolTip(index, title)
+        page.windowTitleChanged.connect(lambda text, p=page: self._on_page_title_changed(p, text))
+        self.record_tabs.setCurrentIndex(index)
+        if self.record_tabs.isHidden():
+            self.record_tabs.show()
+            sizes = self.splitter.sizes()
+            if len(sizes) == 3 and sizes[2] == 0:
+                total = sizes[1] + sizes[2]
+                self.splitter.setSizes([sizes[0], total * 3 // 5, total * 2 // 5])
+        page.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.record_opened.emit(entity, record_id)
+        return page
+
+    def _record_icon(self, entity: str) -> QIcon:
+        area = next((a for a in AREAS if a.key == entity), None)
+        return self.style().standardIcon(area.icon) if area else QIcon()
+
+    def _on_page_title_changed(self, page: QWidget, text: str) -> None:
+        index = self.record_tabs.indexOf(page)
+        if index >= 0 and text:
+            self.record_tabs.setTabText(index, text)
+            self.record_tabs.setTabToolTip(index, text)
+
+    def close_current_record(self) -> None:
+        """Close the record tab in front (Ctrl+W)."""
+        if self.record_tabs.count():
+            self.on_record_tabs_close_requested(self.record_tabs.currentIndex())
+
+    def on_record_tabs_close_requested(self, index: int) -> None:
+        page = self.record_tabs.widget(index)
+        if page is None or not page.close():
+            return  # a page with unsaved changes may refuse to close
+        self.record_tabs.removeTab(index)
+        self._open_records = {k: v for k, v in self._open_records.items() if v is not page}
+        page.deleteLater()
+        if not self.record_tabs.count():
+            self.record_tabs.hide()
+
+    def on_new_action_triggered(self) -> None:
+        entity = self.current_area.entity
+        if entity:
+            self.context.open_record(entity, None)
+
+    # --- search -------------------------------------------------------------------------------
+    def open_search(self) -> None:
+        """Show the global search popup (Ctrl+K)."""
+        self.search_popup.popup()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.search_popup.isVisible():
+            self.search_popup.popup()
+
+    # --- messages -----------------------------------------------------------------------------
+    def on_runner_task_failed(self, message: str) -> None:
+        self.status.showMessage(f"Something went wrong: {message}", 10000)
+
+    # --- state ----------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self.ui_state.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes) and geometry:
+            self.restoreGeometry(QByteArray(geometry))
+        else:
+            self.resize(1280, 800)
+        splitter = self.ui_state.value("window/splitter")
+        if isinstance(splitter, QByteArray | bytes) and splitter:
+            self.splitter.restoreState(QByteArray(splitter))
+        area = str(self.ui_state.value("window/area", AREAS[1].key))
+        keys = [a.key for a in AREAS]
+        # Defer building the first area to the event loop, so the window paints at once.
+        row = keys.index(area) if area in keys else 1
+        QTimer.singleShot(0, lambda: self._show_initial_area(row))
+
+    def _show_initial_area(self, row: int) -> None:
+        if self.first_run is None and self.navigation.currentRow() < 0:
+            self.show_area_at(row)
+
+    def save_state(self) -> None:
+        """Write geometry, splitter, current area and list layouts to the profile's UI state."""
+        self.ui_state.setValue("window/geometry", self.saveGeometry())
+        self.ui_state.setValue("window/splitter", self.splitter.saveState())
+        self.ui_state.setValue("window/area", self.current_area.key)
+        for widget in self._area_widgets.values():
+            if isinstance(widget, RecordListView):
+                widget.save_state()
+        self.ui_state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop background work (call after the event loop ended, before disposing of the store)."""
+        self.context.runner.shutdown()

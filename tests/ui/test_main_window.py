@@ -1,0 +1,219 @@
+"""The main window as a user meets it: areas, shortcuts, record tabs, search, first run, state."""
+
+from __future__ import annotations
+
+import sys
+import types
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+from pytestqt.qtbot import QtBot
+
+from crm_desktop.config import Profile
+from crm_desktop.models import Account, User
+from crm_desktop.store import Store
+from crm_desktop.ui import main_window as main_window_module
+from crm_desktop.ui.context import AppContext
+from crm_desktop.ui.list_views import RecordListView
+from crm_desktop.ui.main_window import AREAS, MainWindow
+
+WindowFactory = Callable[[], MainWindow]
+
+
+@pytest.fixture
+def make_window(
+    qtbot: QtBot, store: Store, profile: Profile, ui_context: AppContext
+) -> Iterator[WindowFactory]:
+    """Build main windows on the test's store, shown and active like on a desktop."""
+
+    def make() -> MainWindow:
+        window = MainWindow(store=store, profile=profile, context=ui_context)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        qtbot.waitUntil(lambda: window.navigation.currentRow() >= 0 or window.first_run is not None)
+        return window
+
+    yield make
+
+
+@dataclass
+class FakePages:
+    """Stands in for ui.records until its pages exist: records what was asked for."""
+
+    opened: list[tuple[str, uuid.UUID | None]]
+
+    def create(
+        self, context: AppContext, entity: str, record_id: uuid.UUID | None, parent: QWidget | None
+    ) -> QWidget:
+        self.opened.append((entity, record_id))
+        page = QLabel(f"{entity} {record_id}", parent)
+        page.setWindowTitle(f"{entity.title()} page")
+        return page
+
+
+@pytest.fixture
+def fake_pages(monkeypatch: pytest.MonkeyPatch) -> FakePages:
+    pages = FakePages([])
+    monkeypatch.setattr(main_window_module, "_record_page_factory", lambda: pages.create)
+    return pages
+
+
+def _current_list(window: MainWindow) -> RecordListView:
+    widget = window.areas.currentWidget()
+    assert isinstance(widget, RecordListView)
+    return widget
+
+
+def test_opens_on_contacts_with_rows_and_offline_sync_state(
+    qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    contacts = _current_list(window)
+    assert contacts.entity == "contact"
+    qtbot.waitUntil(lambda: contacts.model.total == 4)
+    assert window.status.sync.text == "Offline — not connected"
+    qtbot.waitUntil(lambda: window.status.summary.text() == "4 contacts")
+    assert window.first_run is None
+
+
+def test_navigation_by_click_and_by_ctrl_number(
+    qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    rect = window.navigation.visualItemRect(window.navigation.item(0))
+    with qtbot.waitSignal(window.area_shown) as shown:
+        qtbot.mouseClick(window.navigation.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert shown.args == ["account"]
+    qtbot.waitUntil(lambda: _current_list(window).model.total == 3)
+    with qtbot.waitSignal(window.area_shown) as shown:
+        qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert shown.args == ["opportunity"]
+    with qtbot.waitSignal(window.area_shown) as shown:
+        qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    assert shown.args == ["pipeline"]
+    assert window.navigation.currentItem().text() == "Pipeline"
+
+
+def test_ctrl_k_search_opens_the_record_in_a_tab(
+    qtbot: QtBot, make_window: WindowFactory, fake_pages: FakePages, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.search_popup.isVisible()
+    assert window.search_popup.edit.hasFocus()
+    with qtbot.waitSignal(window.search_popup.results_shown):
+        qtbot.keyClicks(window.search_popup.edit, "globex")
+    qtbot.waitUntil(lambda: window.search_popup.edit.text() == "globex")
+    with qtbot.waitSignal(window.record_opened) as opened:
+        qtbot.keyClick(window.search_popup.edit, Qt.Key.Key_Return)
+    assert opened.args == ["account", sample_records["globex"]]
+    assert not window.search_popup.isVisible()
+    assert window.record_tabs.isVisible()
+    assert window.record_tabs.tabText(0) == "Account page"
+
+
+def test_record_tabs_reuse_close_and_hide(
+    qtbot: QtBot, make_window: WindowFactory, fake_pages: FakePages, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    contacts = _current_list(window)
+    qtbot.waitUntil(lambda: contacts.model.rowCount() == 4)
+    contacts.table.setFocus()
+    contacts.table.setCurrentIndex(contacts.model.index(0, 0))
+    qtbot.keyClick(contacts.table, Qt.Key.Key_Return)
+    contacts.table.setCurrentIndex(contacts.model.index(1, 0))
+    qtbot.keyClick(contacts.table, Qt.Key.Key_Return)
+    contacts.table.setCurrentIndex(contacts.model.index(0, 0))
+    qtbot.keyClick(contacts.table, Qt.Key.Key_Return)  # already open: brought forward
+    assert window.record_tabs.count() == 2
+    assert window.record_tabs.currentIndex() == 0
+    assert fake_pages.opened == [
+        ("contact", sample_records["john"]),
+        ("contact", sample_records["maria"]),
+    ]
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # new contact
+    assert window.record_tabs.count() == 3
+    assert fake_pages.opened[-1] == ("contact", None)
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert window.record_tabs.count() == 0
+    assert window.record_tabs.isHidden()
+
+
+def test_geometry_area_and_columns_are_remembered(
+    qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    window.resize(701, 503)
+    window.show_area("lead")
+    _current_list(window).table.horizontalHeader().resizeSection(1, 321)
+    window.close()
+    again = make_window()
+    assert again.current_area.key == "lead"
+    assert (again.width(), again.height()) == (701, 503)
+    assert _current_list(again).table.horizontalHeader().sectionSize(1) == 321
+
+
+def test_first_run_start_empty(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window()
+    qtbot.waitUntil(lambda: window.first_run is not None)
+    page = window.first_run
+    assert page is not None
+    assert window.areas.currentWidget() is page
+    assert not window.navigation.isEnabled()
+    assert not page.connect_button.isEnabled()
+    qtbot.mouseClick(page.empty_button, Qt.MouseButton.LeftButton)
+    assert window.first_run is None
+    assert window.navigation.isEnabled()
+    contacts = _current_list(window)
+    qtbot.waitUntil(lambda: contacts.count_label.text() == "No contacts yet")
+    window.close()
+    again = make_window()
+    assert again.first_run is None
+
+
+def test_first_run_loads_demo_data_on_the_worker(
+    qtbot: QtBot, make_window: WindowFactory, monkeypatch: pytest.MonkeyPatch, profile: Profile
+) -> None:
+    # The generator is another module's; a tiny stand-in with its signature proves the wiring.
+    def generate(*, session: Any, contacts: int, seed: int, today: Any) -> Any:
+        user = User(username="rep1", full_name="Rep One")
+        session.add(user)
+        session.add_all(Account(name=f"Demo {i}", owner_id=user.id) for i in range(3))
+        session.flush()
+        return types.SimpleNamespace(current_user_id=user.id, counts={"accounts": 3})
+
+    fake = types.ModuleType("crm_desktop.services.demo_data")
+    fake.generate = generate  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "crm_desktop.services.demo_data", fake)
+    monkeypatch.setattr("crm_desktop.ui.first_run.demo_data_available", lambda: True)
+    window = make_window()
+    qtbot.waitUntil(lambda: window.first_run is not None)
+    page = window.first_run
+    assert page is not None
+    assert page.demo_button.isEnabled()
+    with qtbot.waitSignal(page.finished, timeout=10_000) as finished:
+        qtbot.mouseClick(page.demo_button, Qt.MouseButton.LeftButton)
+        assert page.progress.isVisible()
+    assert finished.args == ["demo"]
+    assert window.context.current_user_id is not None
+    assert profile.settings().current_user_id == window.context.current_user_id
+    window.show_area("account")
+    qtbot.waitUntil(lambda: _current_list(window).model.total == 3)
+
+
+def test_every_area_builds(
+    qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    for area in AREAS:
+        with qtbot.waitSignal(window.area_shown):
+            window.show_area(area.key)
+        assert window.areas.currentWidget() is window.area_widget(area.key)
