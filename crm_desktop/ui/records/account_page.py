@@ -1,0 +1,224 @@
+"""The account page: details, the people who work there, its deals and its activity timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy.orm import Session
+
+from crm_desktop.models.enums import AccountKind, AccountStatus, Grade
+from crm_desktop.services import record_views as rv
+from crm_desktop.ui.records.base import RecordPage
+from crm_desktop.ui.records.dialogs import LinkDialog
+from crm_desktop.ui.widgets.forms import money
+from crm_desktop.ui.widgets.picker import RecordPicker
+from crm_desktop.ui.widgets.related import RelatedList
+from crm_desktop.ui.widgets.timeline import Timeline
+
+
+def opportunity_cells(o: rv.OpportunityRow) -> list[str]:
+    """The cells of an opportunity row in related lists."""
+    return [
+        o.name,
+        o.stage,
+        money(o.amount, o.currency),
+        f"{o.probability}%",
+        o.close_date.isoformat() if o.close_date else "",
+    ]
+
+
+class AccountPage(RecordPage):
+    """Create, edit and delete an account; see its contacts, opportunities and activities.
+
+    Signals: see :class:`RecordPage`.
+    """
+
+    entity = "account"
+    noun = "account"
+    watches = ("contact", "opportunity", "activity", "account_contact")
+
+    def _build(self) -> None:
+        f = self.form
+        f.add_line("name", "Name *")
+        f.add_combo("kind", "Kind", [(k.value, k.value.capitalize()) for k in AccountKind])
+        f.add_combo("status", "Status", [(s.value, s.value.capitalize()) for s in AccountStatus])
+        f.add_line("industry", "Industry")
+        f.add_line("region", "Region")
+        f.add_combo(
+            "customer_grade", "Customer grade", [(g.value, g.value) for g in Grade], blank="—"
+        )
+        f.add_line("credit_grade", "Credit grade")
+        f.add_line("credit_limit", "Credit limit", "e.g. 50000")
+        f.add_combo("owner_id", "Owner", [], blank="— nobody —")
+        self.parent_picker = RecordPicker(self.context, rv.search_accounts, self)
+        self.parent_picker.textEdited.connect(f.on_field_edited)
+        f.add_widget("parent_id", "Parent account", self.parent_picker)
+        f.add_line("phone", "Phone", "+1 415 555 0100")
+        f.add_line("email", "Email")
+        f.add_line("website", "Website")
+        f.add_text("notes", "Notes", 90)
+
+        self.contacts = RelatedList(
+            ["Name", "Title", "Department", "Email", "Phone"],
+            entity="contact",
+            empty_text="No contacts yet. Use “Add contact…” to record who works here.",
+            widths=(170, 160, 120, 200),
+        )
+        self.contacts.record_activated.connect(self.on_related_record_activated)
+        self.add_contact_button = QPushButton("Add contact…")
+        self.add_contact_button.setObjectName("add_contact_button")
+        self.add_contact_button.clicked.connect(self.on_add_contact_button_clicked)
+        self.unlink_contact_button = QPushButton("Remove from account")
+        self.unlink_contact_button.clicked.connect(self.on_unlink_contact_button_clicked)
+        contacts_tab = QWidget()
+        column = QVBoxLayout(contacts_tab)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_contact_button)
+        buttons.addWidget(self.unlink_contact_button)
+        buttons.addStretch(1)
+        column.addLayout(buttons)
+        column.addWidget(self.contacts)
+
+        self.opportunities = RelatedList(
+            ["Opportunity", "Stage", "Amount", "Prob.", "Close date"],
+            entity="opportunity",
+            empty_text="No opportunities with this account yet.",
+            widths=(220, 110, 120, 50),
+        )
+        self.opportunities.record_activated.connect(self.on_related_record_activated)
+        self.timeline = Timeline(empty_text="No activities with this account yet.")
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(contacts_tab, "Contacts")
+        self.tabs.addTab(self.opportunities, "Opportunities")
+        self.tabs.addTab(self.timeline, "Activity")
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
+        splitter.addWidget(self.scrolled(self.form))
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([380, 560])
+        layout = QVBoxLayout(self.body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self._link_ids: dict[uuid.UUID, uuid.UUID] = {}
+
+    def _load(self) -> Callable[[Session], Any]:
+        record_id = self.record_id
+        return lambda session: rv.load_account(session, record_id)
+
+    def display_title(self) -> str:
+        view = self.view
+        return view.form.name if isinstance(view, rv.AccountView) and view.id else ""
+
+    def _show(self, view: rv.AccountView) -> None:
+        f = self.form
+        f.set_choices("owner_id", [(str(c.id), c.label) for c in view.owners], blank="— nobody —")
+        form = view.form
+        for name in (
+            "name", "kind", "status", "industry", "region", "customer_grade", "credit_grade",
+            "credit_limit", "phone", "email", "website", "notes",
+        ):  # fmt: skip
+            f.set_value(name, getattr(form, name))
+        if view.id is None and self.context.current_user_id is not None:
+            f.set_value("owner_id", self.context.current_user_id)
+        else:
+            f.set_value("owner_id", form.owner_id)
+        self.parent_picker.set_current(
+            rv.Choice(form.parent_id, view.parent_label) if form.parent_id else None
+        )
+        self._link_ids = {c.contact_id: c.link_id for c in view.contacts}
+        self.contacts.set_rows(
+            [
+                (c.contact_id, [c.name, c.title, c.department, c.email, c.phone])
+                for c in view.contacts
+            ]
+        )
+        self.opportunities.set_rows(
+            [],
+            groups=[
+                ("Open", [(o.id, opportunity_cells(o)) for o in view.open_opportunities]),
+                ("Closed", [(o.id, opportunity_cells(o)) for o in view.closed_opportunities]),
+            ]
+            if view.open_opportunities or view.closed_opportunities
+            else (),
+        )
+        self.timeline.set_items(view.timeline)
+        self.tabs.setTabText(0, f"Contacts ({len(view.contacts)})")
+        count = len(view.open_opportunities) + len(view.closed_opportunities)
+        self.tabs.setTabText(1, f"Opportunities ({count})")
+        self.tabs.setTabText(2, f"Activity ({len(view.timeline)})")
+        self.tabs.setTabEnabled(0, view.id is not None)
+        self.tabs.setTabEnabled(1, view.id is not None)
+        self.tabs.setTabEnabled(2, view.id is not None)
+        parts = [form.kind.capitalize(), form.status.capitalize()]
+        if form.industry:
+            parts.append(form.industry)
+        if form.region:
+            parts.append(form.region)
+        if view.parent_label:
+            parts.append(f"part of {view.parent_label}")
+        self.subtitle_label.setText(
+            " · ".join(parts) if view.id else "Fill in the details and save."
+        )
+
+    def _save(self) -> Callable[[Session], uuid.UUID]:
+        f = self.form
+        form = rv.AccountForm(
+            name=f.value("name"),
+            kind=f.value("kind"),
+            industry=f.value("industry"),
+            region=f.value("region"),
+            status=f.value("status"),
+            customer_grade=f.value("customer_grade"),
+            credit_grade=f.value("credit_grade"),
+            credit_limit=f.value("credit_limit"),
+            owner_id=f.id_value("owner_id"),
+            parent_id=self.parent_picker.current_id,
+            phone=f.value("phone"),
+            email=f.value("email"),
+            website=f.value("website"),
+            notes=f.value("notes"),
+        )
+        record_id = self.record_id
+        return lambda session: rv.save_account(session=session, account_id=record_id, form=form)
+
+    def on_related_record_activated(self, entity: str, record_id: uuid.UUID) -> None:
+        self.context.open_record(entity, record_id)
+
+    def on_add_contact_button_clicked(self) -> None:
+        if self.record_id is None:
+            return
+        self.link_dialog = LinkDialog(self.context, account_id=self.record_id, parent=self)
+        self.link_dialog.written.connect(self.on_link_dialog_written)
+        self.link_dialog.open()
+
+    def on_link_dialog_written(self, _link_id: uuid.UUID) -> None:
+        self.context.notify_changed("account_contact")
+
+    def on_unlink_contact_button_clicked(self) -> None:
+        contact_id = self.contacts.selected_id()
+        link_id = self._link_ids.get(contact_id) if contact_id else None
+        if link_id is None:
+            self.banner.show_message("info", "Select a contact in the list first.")
+            return
+        self.run_write(
+            lambda session: rv.unlink_contact_from_account(session=session, link_id=link_id),
+            self.on_contact_unlinked,
+            changed=("account_contact",),
+        )
+
+    def on_contact_unlinked(self, _result: object) -> None:
+        self.banner.show_message("info", "Contact removed from this account.")
