@@ -1,6 +1,7 @@
 """Fixtures of the record-page and pipeline-board tests: a small realistic CRM on the test's store.
 
-Import the fixtures into a test module (``from records_fixtures import crm, page_factory``)."""
+Bind the fixtures in a test module (``crm = records_fixtures.crm``), so ruff sees no shadowed import.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +40,6 @@ from crm_desktop.services.pipeline import ensure_default_stages
 from crm_desktop.store import Store
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.records import RecordPage, create_record_page
-
 
 #: Mark for tests that open a popup (a completer): the offscreen platform cannot raise it, grab
 #: the keyboard for it or pass it size hints, and says so; that is the platform, not our fault.
@@ -118,7 +118,7 @@ def seed(store: Store) -> Crm:
                 stage_id=stages[stage].id,
                 probability=stages[stage].probability,
                 amount=Decimal(amount),
-                close_date=today + timedelta(days=5),
+                close_date=today,
                 owner_id=owner.id,
             )
             s.add(opp)
