@@ -1,0 +1,160 @@
+"""The ``/v1`` endpoints: version, login/logout, push, pull and the device's conflict log.
+
+Handlers are plain ``def``: they run in the worker's thread pool because the database work
+is synchronous SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from crm_desktop.sync.protocol import (
+    MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
+    Conflict,
+    ConflictEntry,
+    ConflictPage,
+    ErrorResponse,
+    LoginRequest,
+    LoginResponse,
+    PullRequest,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    VersionInfo,
+)
+from crm_server import __version__
+from crm_server.api.deps import DeviceDep, ServicesDep, require_protocol, require_schema
+from crm_server.db import conflict_log, read_transaction
+
+_ERR = {"model": ErrorResponse}
+_COMMON: dict[int | str, dict[str, Any]] = {
+    413: _ERR,
+    422: _ERR,
+    426: _ERR,
+    500: _ERR,
+}
+_AUTHED: dict[int | str, dict[str, Any]] = {**_COMMON, 401: _ERR, 409: _ERR, 503: _ERR}
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/version", response_model=VersionInfo, tags=["handshake"])
+def version(services: ServicesDep) -> VersionInfo:
+    """What protocol and schema this server speaks (no authentication)."""
+    return VersionInfo(
+        protocol=PROTOCOL_VERSION,
+        min_protocol=MIN_PROTOCOL_VERSION,
+        schema_version=services.schema_version,
+        server=f"field-crm-server {__version__}",
+    )
+
+
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses={**_COMMON, 401: _ERR, 409: _ERR, 429: _ERR},
+    dependencies=[Depends(require_protocol)],
+    tags=["auth"],
+)
+def login(body: LoginRequest, services: ServicesDep) -> LoginResponse:
+    """Exchange user name and password for a token bound to ``device_id``."""
+    return services.auth.login(body)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    responses={**_COMMON, 401: _ERR},
+    dependencies=[Depends(require_protocol)],
+    tags=["auth"],
+)
+def logout(services: ServicesDep, auth: DeviceDep) -> Response:
+    """Forget this device's token (no wipe; sign in again to continue)."""
+    services.auth.logout(auth)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/push",
+    response_model=PushResponse,
+    responses=_AUTHED,
+    dependencies=[Depends(require_schema)],
+    tags=["sync"],
+)
+def push(body: PushRequest, services: ServicesDep, auth: DeviceDep) -> PushResponse:
+    """Apply a batch of mutations; one result per mutation, in order."""
+    return services.sync.push(user_id=auth.user_id, device_id=auth.device_id, request=body)
+
+
+@router.post(
+    "/pull",
+    response_model=None,
+    responses={**_AUTHED, 200: {"model": PullResponse}},
+    dependencies=[Depends(require_schema)],
+    tags=["sync"],
+)
+def pull(body: PullRequest, services: ServicesDep, auth: DeviceDep) -> Response:
+    """The next page of changes visible to the caller after ``cursor``."""
+    page = services.sync.pull(user_id=auth.user_id, request=body)
+    # Built by hand: a page can hold thousands of rows and re-validating it through the
+    # response model would cost more than producing it.
+    return Response(
+        json.dumps(page, ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/conflicts",
+    response_model=ConflictPage,
+    responses=_AUTHED,
+    dependencies=[Depends(require_schema)],
+    tags=["sync"],
+)
+def conflicts(
+    services: ServicesDep,
+    auth: DeviceDep,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> ConflictPage:
+    """Conflict-log entries from this device's pushes, oldest first, after entry ``after``."""
+    with read_transaction(services.sync.engine) as connection:
+        rows = connection.execute(
+            select(conflict_log)
+            .where(conflict_log.c.device_id == auth.device_id, conflict_log.c.id > after)
+            .order_by(conflict_log.c.id)
+            .limit(limit)
+        ).all()
+    entries = [
+        ConflictEntry(
+            id=row.id,
+            created_at_ms=int(row.created_at.timestamp() * 1000),
+            device_id=row.device_id,
+            mutation=row.mutation,
+            conflict=Conflict(
+                t=row.entity,
+                id=row.record_id,
+                field=row.field,
+                rule=row.rule,
+                winner=row.winner,
+                local=json.loads(row.local) if row.local else None,
+                server=json.loads(row.server) if row.server else None,
+                value=json.loads(row.value) if row.value else None,
+                base=json.loads(row.base) if row.base else None,
+                base_known=row.base_known,
+                server_stamp=row.server_stamp,
+            ),
+        )
+        for row in rows
+    ]
+    return ConflictPage(
+        entries=entries,
+        next_after=entries[-1].id if entries else after,
+        has_more=len(entries) == limit,
+    )

@@ -1,0 +1,58 @@
+"""Server settings, read from the environment (``DATABASE_URL`` and ``CRM_*``) by the CLI and workers.
+
+Nothing here opens a connection: :func:`crm_server.app.create_app` builds the engine from a
+:class:`Settings`, so importing the package never touches a database.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///./crm_server.sqlite3"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to run; one instance per process."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    #: Lifetime of a device token from login.
+    token_ttl_days: int = 180
+    #: argon2id cost (argon2-cffi defaults are the RFC 9106 low-memory profile).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    #: Failed logins tolerated before each further attempt must wait 2^(n - free) seconds.
+    login_free_failures: int = 5
+    login_max_delay_s: int = 900
+    #: Connection pool per worker process (PostgreSQL).
+    pool_size: int = 10
+    pool_overflow: int = 20
+    #: How often a push retries after a deadlock or serialization failure before answering 503.
+    transient_retries: int = 5
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings from ``DATABASE_URL`` and ``CRM_*`` variables, defaults elsewhere."""
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            token_ttl_days=_env_int("CRM_TOKEN_TTL_DAYS", cls.token_ttl_days),
+            argon2_time_cost=_env_int("CRM_ARGON2_TIME_COST", cls.argon2_time_cost),
+            argon2_memory_kib=_env_int("CRM_ARGON2_MEMORY_KIB", cls.argon2_memory_kib),
+            argon2_parallelism=_env_int("CRM_ARGON2_PARALLELISM", cls.argon2_parallelism),
+            login_free_failures=_env_int("CRM_LOGIN_FREE_FAILURES", cls.login_free_failures),
+            login_max_delay_s=_env_int("CRM_LOGIN_MAX_DELAY_S", cls.login_max_delay_s),
+            pool_size=_env_int("CRM_DB_POOL_SIZE", cls.pool_size),
+            pool_overflow=_env_int("CRM_DB_POOL_OVERFLOW", cls.pool_overflow),
+        )

@@ -1,0 +1,823 @@
+"""Push and pull: field-level merge, idempotent mutations and the commit-ordered change feed.
+
+Transaction contract. A push is one database transaction: the device row is locked first
+(serialising retries of the same device), each mutation runs in a savepoint (a rejected one
+rolls back alone), and only at the very end is the sequence counter row locked and advanced
+to number the touched records. The counter lock is held from that UPDATE until COMMIT, so a
+transaction that gets sequence N+1 cannot commit before the one that got N: sequence order is
+commit order and a pull "after cursor N" never skips a change, on PostgreSQL too. Holding it
+only for the tail keeps the serialised part of a push short.
+
+Field bookkeeping lives in ``srv_sync_record.clocks``: for every field, the corrected HLC stamp
+(with the writing device as node) and the sequence of the write. A pushed field is a
+concurrent edit when the server's value was written after the mutation's base cursor by
+another device; then the later stamp wins (long text keeps both) and the loser is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+
+from crm_desktop.models import utcnow
+from crm_desktop.sync.clock import Hlc, wall_clock_ms
+from crm_desktop.sync.protocol import (
+    Change,
+    Conflict,
+    ConflictRule,
+    EntityRows,
+    Mutation,
+    MutationResult,
+    PullRequest,
+    PushRequest,
+    PushResponse,
+    Scalar,
+)
+from crm_server.db import (
+    conflict_log,
+    device,
+    read_transaction,
+    sync_counter,
+    sync_exit,
+    sync_record,
+    write_transaction,
+)
+from crm_server.fields import READ_ONLY, SPECS, TABLE_ORDER, EntitySpec, FieldValueError
+from crm_server.scopes import CHILDREN, RULES, Actor, Hierarchy, Scope, describe
+
+#: Node name of changes made by head office itself (admin commands).
+SERVER_NODE = "server"
+#: Offsets below this are network jitter, not a wrong clock; stamps are used as sent.
+CLOCK_CORRECTION_THRESHOLD_MS = 1000
+TEXT_SEPARATOR = "\n\n--- conflicting edit ({node}, {when}) ---\n"
+#: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, lock not available.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+class Rejected(Exception):
+    """A mutation refused permanently; ``code`` is stable, ``reason`` names the problem."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Busy(Exception):
+    """The database stayed contended through every retry; nothing was applied (HTTP 503)."""
+
+
+class DeviceGone(Exception):
+    """The pushing device was revoked between authentication and the push transaction."""
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Whether a database error is contention that a retry of the transaction can clear."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+@dataclass
+class RecordMeta:
+    """Sync bookkeeping of one record as this transaction sees it."""
+
+    entity: str
+    scope: Scope
+    #: field -> [stamp with node, sequence of the write or None while pending in this batch]
+    clocks: dict[str, list[Any]]
+    in_db: bool
+    #: The scope committed before this transaction (to find who lost sight of the record).
+    db_scope: Scope | None
+
+    def copy(self) -> RecordMeta:
+        return RecordMeta(
+            self.entity,
+            self.scope,
+            {name: list(value) for name, value in self.clocks.items()},
+            self.in_db,
+            self.db_scope,
+        )
+
+
+@dataclass
+class _Stage:
+    """What one mutation changed in the batch's bookkeeping, dropped if it is rejected."""
+
+    meta: dict[uuid.UUID, RecordMeta] = field(default_factory=dict)
+    touched: dict[uuid.UUID, None] = field(default_factory=dict)
+    conflicts: list[tuple[Conflict, str | None]] = field(default_factory=list)
+
+
+def _json(value: Scalar) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _concurrent(clock: list[Any] | None, node: str, base: int) -> bool:
+    if clock is None:
+        return False
+    stamp_node = Hlc.decode(clock[0]).node
+    return stamp_node != node and (clock[1] is None or clock[1] > base)
+
+
+def _keep_both(local: str, local_stamp: Hlc, server: str, server_stamp: Hlc) -> tuple[str, str]:
+    """Merge two concurrent versions of a long text; returns (value, winner)."""
+    local_later = local_stamp > server_stamp
+    later, earlier = (local, server) if local_later else (server, local)
+    earlier_stamp = server_stamp if local_later else local_stamp
+    if earlier in later:
+        return later, "local" if local_later else "server"
+    if later in earlier:
+        return earlier, "server" if local_later else "local"
+    when = datetime.fromtimestamp(earlier_stamp.wall_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    node = earlier_stamp.node or "unknown device"
+    return later + TEXT_SEPARATOR.format(node=node, when=when) + earlier, "both"
+
+
+class Batch:
+    """Applies mutations inside one open write transaction on behalf of one actor.
+
+    Used by push (node = the device) and by the admin commands (node = ``server``). Call
+    :meth:`apply` per mutation, then :meth:`finish` exactly once before the transaction
+    commits.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        actor: Actor,
+        *,
+        node: str,
+        device_id: uuid.UUID | None = None,
+        clock_offset_ms: int = 0,
+        now_ms: int | None = None,
+    ) -> None:
+        self.connection = connection
+        self.actor = actor
+        self.node = node
+        self.device_id = device_id
+        self.now_ms = wall_clock_ms() if now_ms is None else now_ms
+        self.offset_ms = (
+            clock_offset_ms if abs(clock_offset_ms) > CLOCK_CORRECTION_THRESHOLD_MS else 0
+        )
+        self._meta: dict[uuid.UUID, RecordMeta] = {}
+        self._touched: dict[uuid.UUID, None] = {}
+        self._conflicts: list[tuple[Conflict, int | None, str | None]] = []
+        self._extra_exits: dict[uuid.UUID, set[uuid.UUID]] = {}
+        self._stage = _Stage()
+        self._stamps: dict[str, Hlc] = {}
+        self._mutation: int | None = None
+
+    # --- mutations ----------------------------------------------------------------------
+
+    def apply(self, mutation: Mutation, base: int) -> MutationResult:
+        """Apply one mutation atomically; a refusal rolls back this mutation only."""
+        self._stage = _Stage()
+        self._mutation = mutation.n
+        savepoint = self.connection.begin_nested()
+        try:
+            changes = sorted(mutation.c, key=lambda change: TABLE_ORDER[change.t])
+            for change in changes:
+                self._apply_change(change, change.h or mutation.h, base)
+        except Rejected as refusal:
+            savepoint.rollback()
+            return MutationResult(
+                n=mutation.n, status="rejected", code=refusal.code, reason=refusal.reason
+            )
+        except IntegrityError as exc:
+            savepoint.rollback()
+            return MutationResult(
+                n=mutation.n,
+                status="rejected",
+                code="integrity",
+                reason=f"refused by the database: {_first_line(exc)}",
+            )
+        except DataError as exc:
+            savepoint.rollback()
+            return MutationResult(
+                n=mutation.n,
+                status="rejected",
+                code="invalid_value",
+                reason=f"refused by the database: {_first_line(exc)}",
+            )
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            raise
+        savepoint.commit()
+        stage = self._stage
+        self._meta.update(stage.meta)
+        self._touched.update(stage.touched)
+        self._conflicts.extend((c, mutation.n, stamp) for c, stamp in stage.conflicts)
+        conflicts = [c for c, _ in stage.conflicts]
+        return MutationResult(
+            n=mutation.n, status="merged" if conflicts else "applied", conflicts=conflicts
+        )
+
+    def _stamp(self, raw: str) -> Hlc:
+        stamp = self._stamps.get(raw)
+        if stamp is None:
+            decoded = Hlc.decode(raw)
+            wall = decoded.wall_ms - self.offset_ms
+            # An edit cannot have happened after the server received it.
+            if wall > self.now_ms:
+                wall = self.now_ms
+            stamp = Hlc(wall, decoded.counter, self.node)
+            self._stamps[raw] = stamp
+        return stamp
+
+    def _apply_change(self, change: Change, default_stamp: str, base: int) -> None:
+        spec = SPECS[change.t]
+        label = f"{change.t} {change.id}"
+        decoded = self._decode(spec, change, label)
+        stamps = {name: self._stamp((change.fh or {}).get(name, default_stamp)) for name in decoded}
+        table = spec.table
+        row = self.connection.execute(
+            select(table).where(table.c.id == change.id).with_for_update()
+        ).first()
+        meta = self._meta_for_update(change.id)
+        if meta is not None and meta.entity != change.t:
+            raise Rejected("integrity", f"{label}: this id already belongs to a {meta.entity}")
+        if row is None:
+            if change.d:
+                return  # created and deleted before the server ever saw it: nothing to do
+            self._create(spec, change, decoded, stamps, label)
+            return
+        current = dict(row._mapping)
+        if meta is None:
+            # A row written outside sync (seed data): start its bookkeeping now.
+            scope = self._scope_for(spec, current, label)
+            meta = RecordMeta(change.t, scope, {}, in_db=False, db_scope=None)
+            self._stage.meta[change.id] = meta
+        if not self.actor.can_write(meta.scope):
+            raise Rejected(
+                "out_of_scope", f"{label} belongs to {describe(meta.scope)}; not yours to change"
+            )
+        if current["deleted"]:
+            if not change.d:
+                for name, value in change.f.items():
+                    server_value = spec.fields[name].encode(current[name])
+                    self._conflict(
+                        change,
+                        name,
+                        "edit_after_delete",
+                        "server",
+                        (value, server_value, server_value),
+                        stamps[name],
+                    )
+            return
+        if change.d:
+            self._delete(spec, change, current, meta, self._stamp(default_stamp), base)
+        else:
+            self._update(spec, change, decoded, stamps, current, meta, base, label)
+
+    def _decode(self, spec: EntitySpec, change: Change, label: str) -> dict[str, Any]:
+        decoded: dict[str, Any] = {}
+        for name, raw in change.f.items():
+            field_spec = spec.fields.get(name)
+            if field_spec is None:
+                if name in READ_ONLY:
+                    raise Rejected(
+                        "read_only_field",
+                        f"{label}: field {name!r} is managed by sync and cannot be written",
+                    )
+                raise Rejected("unknown_field", f"{label}: {spec.name} has no field {name!r}")
+            try:
+                decoded[name] = field_spec.decode(raw)
+            except FieldValueError as exc:
+                raise Rejected("invalid_value", f"{label}: field {name!r}: {exc}") from exc
+        for name in change.fh or {}:
+            if name not in change.f:
+                raise Rejected(
+                    "invalid_value", f"{label}: a stamp is given for {name!r}, which is not in f"
+                )
+        return decoded
+
+    def _create(
+        self,
+        spec: EntitySpec,
+        change: Change,
+        decoded: dict[str, Any],
+        stamps: dict[str, Hlc],
+        label: str,
+    ) -> None:
+        missing = [
+            name
+            for name, fs in spec.fields.items()
+            if fs.required_on_create and name not in decoded
+        ]
+        if missing:
+            raise Rejected("missing_field", f"{label}: creating it needs {', '.join(missing)}")
+        if decoded.get("created_at", 0) is None:
+            raise Rejected("invalid_value", f"{label}: field 'created_at' may not be null")
+        now = utcnow()
+        values = {**decoded, "id": change.id, "updated_at": now}
+        values.setdefault("created_at", now)
+        scope = self._scope_for(spec, values, label)
+        if not self.actor.can_write(scope):
+            raise Rejected("out_of_scope", f"{label}: you cannot create it for {describe(scope)}")
+        self.connection.execute(insert(spec.table).values(values))
+        meta = RecordMeta(
+            spec.name,
+            scope,
+            {name: [stamps[name].encode(), None] for name in decoded},
+            in_db=False,
+            db_scope=None,
+        )
+        self._stage.meta[change.id] = meta
+        self._stage.touched[change.id] = None
+
+    def _update(
+        self,
+        spec: EntitySpec,
+        change: Change,
+        decoded: dict[str, Any],
+        stamps: dict[str, Hlc],
+        current: dict[str, Any],
+        meta: RecordMeta,
+        base: int,
+        label: str,
+    ) -> None:
+        updates: dict[str, Any] = {}
+        dirty = False
+        for name, value in decoded.items():
+            if name == "created_at":
+                raise Rejected(
+                    "read_only_field", f"{label}: 'created_at' can only be set when creating"
+                )
+            field_spec = spec.fields[name]
+            stamp = stamps[name]
+            server_value = current[name]
+            clock = meta.clocks.get(name)
+            if not _concurrent(clock, self.node, base):
+                if value != server_value:
+                    updates[name] = value
+                meta.clocks[name] = [stamp.encode(), None]
+                dirty = True
+                continue
+            assert clock is not None
+            server_stamp = Hlc.decode(clock[0])
+            if value == server_value:
+                if stamp > server_stamp:
+                    meta.clocks[name] = [stamp.encode(), None]
+                    dirty = True
+                continue
+            local_wire = change.f[name]
+            server_wire = field_spec.encode(server_value)
+            rule: ConflictRule = "lww"
+            if field_spec.long_text and isinstance(value, str) and isinstance(server_value, str):
+                rule = "text_keep_both"
+                merged, winner = _keep_both(value, stamp, server_value, server_stamp)
+                if merged != server_value:
+                    updates[name] = merged
+                meta.clocks[name] = [max(stamp, server_stamp).encode(), None]
+                dirty = True
+                result_wire: Scalar = merged
+            elif stamp > server_stamp:
+                winner, result_wire = "local", local_wire
+                updates[name] = value
+                meta.clocks[name] = [stamp.encode(), None]
+                dirty = True
+            else:
+                winner, result_wire = "server", server_wire
+            self._conflict(
+                change, name, rule, winner, (local_wire, server_wire, result_wire), stamp, clock[0]
+            )
+        scope_columns = {column for column, _ in RULES[spec.name].parents}
+        if RULES[spec.name].own:
+            scope_columns.add(RULES[spec.name].own or "")
+        old_scope = meta.scope
+        if scope_columns & updates.keys():
+            new_scope = self._scope_for(spec, {**current, **updates}, label)
+            if new_scope != old_scope and not self.actor.can_write(new_scope):
+                raise Rejected(
+                    "out_of_scope", f"{label}: you cannot hand it to {describe(new_scope)}"
+                )
+            meta.scope = new_scope
+        if updates:
+            updates["updated_at"] = utcnow()
+            self.connection.execute(
+                update(spec.table).where(spec.table.c.id == change.id).values(updates)
+            )
+        if dirty or updates:
+            self._stage.meta[change.id] = meta
+            self._stage.touched[change.id] = None
+        if meta.scope != old_scope:
+            self._cascade(spec.name, change.id, meta.scope)
+
+    def _delete(
+        self,
+        spec: EntitySpec,
+        change: Change,
+        current: dict[str, Any],
+        meta: RecordMeta,
+        stamp: Hlc,
+        base: int,
+    ) -> None:
+        for name, clock in list(meta.clocks.items()):
+            if name in spec.fields and _concurrent(clock, self.node, base):
+                server_wire = spec.fields[name].encode(current[name])
+                self._conflict(
+                    change, name, "delete_wins", "local", (None, server_wire, None), stamp, clock[0]
+                )
+        self.connection.execute(
+            update(spec.table)
+            .where(spec.table.c.id == change.id)
+            .values(deleted=True, updated_at=utcnow())
+        )
+        meta.clocks["deleted"] = [stamp.encode(), None]
+        self._stage.meta[change.id] = meta
+        self._stage.touched[change.id] = None
+
+    def _conflict(
+        self,
+        change: Change,
+        name: str,
+        rule: ConflictRule,
+        winner: str,
+        values: tuple[Scalar, Scalar, Scalar],
+        local_stamp: Hlc | None,
+        server_stamp: str | None = None,
+    ) -> None:
+        """Record one resolved concurrent edit; ``values`` is (local, server, result)."""
+        local, server, value = values
+        conflict = Conflict(
+            t=change.t,
+            id=change.id,
+            field=name,
+            rule=rule,
+            winner=winner,  # type: ignore[arg-type]
+            local=local,
+            server=server,
+            value=value,
+            base=(change.o or {}).get(name),
+            base_known=change.o is not None and name in change.o,
+            server_stamp=server_stamp,
+        )
+        self._stage.conflicts.append((conflict, local_stamp.encode() if local_stamp else None))
+
+    # --- scopes -------------------------------------------------------------------------
+
+    def _scope_for(self, spec: EntitySpec, values: dict[str, Any], label: str) -> Scope:
+        rule = RULES[spec.name]
+        if rule.public:
+            return Scope(True, None)
+        for column, parent in rule.parents:
+            parent_id = values.get(column)
+            if parent_id is None:
+                continue
+            parent_meta = self._meta_for_update(parent_id)
+            if parent_meta is None or parent_meta.entity != parent:
+                raise Rejected(
+                    "integrity",
+                    f"{label}: {column} refers to {parent} {parent_id}, which the server does not have",
+                )
+            return parent_meta.scope
+        return Scope(False, values.get(rule.own) if rule.own else None)
+
+    def _meta_for_update(self, record_id: uuid.UUID) -> RecordMeta | None:
+        meta = self._stage.meta.get(record_id)
+        if meta is not None:
+            return meta
+        committed = self._meta.get(record_id)
+        if committed is not None:
+            meta = committed.copy()
+        else:
+            row = self.connection.execute(
+                select(sync_record).where(sync_record.c.record_id == record_id).with_for_update()
+            ).first()
+            if row is None:
+                return None
+            scope = Scope(bool(row.public), row.scope_user_id)
+            meta = RecordMeta(row.entity, scope, json.loads(row.clocks), True, scope)
+        self._stage.meta[record_id] = meta
+        return meta
+
+    def _cascade(self, entity: str, record_id: uuid.UUID, scope: Scope) -> None:
+        """Give every record whose scope derives from this one the new scope, recursively."""
+        for child, column, earlier in CHILDREN.get(entity, []):
+            table = SPECS[child].table
+            query = select(table.c.id).where(
+                table.c[column] == record_id, *(table.c[name].is_(None) for name in earlier)
+            )
+            for child_id in self.connection.execute(query).scalars().all():
+                child_meta = self._meta_for_update(child_id)
+                if child_meta is None or child_meta.scope == scope:
+                    continue
+                child_meta.scope = scope
+                self._stage.touched[child_id] = None
+                self._cascade(child, child_id, scope)
+
+    def touch_owned_by(self, owners: set[uuid.UUID], before: Hierarchy) -> int:
+        """Renumber every record owned by ``owners`` after a hierarchy change (set-manager).
+
+        The records keep their scope, but who can see that scope changed: users who saw them
+        under the ``before`` hierarchy and do not now get removals; the new viewers get the
+        records because of the new sequence numbers. Returns how many records were touched.
+        """
+        if not owners:
+            return 0
+        now = self.actor.hierarchy
+        rows = (
+            self.connection.execute(
+                select(sync_record.c.record_id).where(sync_record.c.scope_user_id.in_(owners))
+            )
+            .scalars()
+            .all()
+        )
+        for record_id in rows:
+            meta = self._meta_for_update(record_id)
+            if meta is None:
+                continue
+            self._stage.touched[record_id] = None
+            lost = before.viewers(meta.scope) - now.viewers(meta.scope)
+            if lost:
+                self._extra_exits.setdefault(record_id, set()).update(lost)
+        self._meta.update(self._stage.meta)
+        self._touched.update(self._stage.touched)
+        self._stage = _Stage()
+        return len(rows)
+
+    # --- end of the transaction ---------------------------------------------------------
+
+    def finish(self) -> int:
+        """Write conflicts, then number the touched records under the counter lock.
+
+        Returns the highest sequence number allocated (0 when nothing was touched).
+        """
+        if self._conflicts:
+            now = utcnow()
+            self.connection.execute(
+                insert(conflict_log),
+                [
+                    {
+                        "created_at": now,
+                        "user_id": self.actor.user_id,
+                        "device_id": self.device_id,
+                        "mutation": mutation,
+                        "entity": c.t,
+                        "record_id": c.id,
+                        "field": c.field,
+                        "rule": c.rule,
+                        "winner": c.winner,
+                        "base": _json(c.base) if c.base_known else None,
+                        "base_known": c.base_known,
+                        "local": _json(c.local),
+                        "server": _json(c.server),
+                        "value": _json(c.value),
+                        "local_stamp": stamp,
+                        "server_stamp": c.server_stamp,
+                    }
+                    for c, mutation, stamp in self._conflicts
+                ],
+            )
+        if not self._touched:
+            return 0
+        count = len(self._touched)
+        # From here to COMMIT this transaction holds the counter row: keep the tail short.
+        last = self.connection.execute(
+            update(sync_counter)
+            .where(sync_counter.c.name == "seq")
+            .values(value=sync_counter.c.value + count)
+            .returning(sync_counter.c.value)
+        ).scalar_one()
+        seq = last - count
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        exits: list[dict[str, Any]] = []
+        hierarchy = self.actor.hierarchy
+        for record_id in self._touched:
+            seq += 1
+            meta = self._meta[record_id]
+            for clock in meta.clocks.values():
+                if clock[1] is None:
+                    clock[1] = seq
+            values = {
+                "rid": record_id,
+                "entity": meta.entity,
+                "seq": seq,
+                "scope_user_id": meta.scope.owner,
+                "public": meta.scope.public,
+                "clocks": json.dumps(meta.clocks, separators=(",", ":")),
+            }
+            (updates if meta.in_db else inserts).append(values)
+            leaving = set(self._extra_exits.get(record_id, ()))
+            if meta.db_scope is not None and meta.db_scope != meta.scope:
+                leaving |= hierarchy.audience_leaving(meta.db_scope, meta.scope)
+            exits.extend(
+                {
+                    "seq": seq,
+                    "audience_user_id": user,
+                    "entity": meta.entity,
+                    "record_id": record_id,
+                }
+                for user in leaving
+            )
+        if inserts:
+            self.connection.execute(
+                insert(sync_record).values(
+                    record_id=bindparam("rid"),
+                    entity=bindparam("entity"),
+                    seq=bindparam("seq"),
+                    scope_user_id=bindparam("scope_user_id"),
+                    public=bindparam("public"),
+                    clocks=bindparam("clocks"),
+                ),
+                inserts,
+            )
+        if updates:
+            self.connection.execute(
+                update(sync_record)
+                .where(sync_record.c.record_id == bindparam("rid"))
+                .values(
+                    seq=bindparam("seq"),
+                    scope_user_id=bindparam("scope_user_id"),
+                    public=bindparam("public"),
+                    clocks=bindparam("clocks"),
+                ),
+                [{k: v for k, v in row.items() if k != "entity"} for row in updates],
+            )
+        if exits:
+            self.connection.execute(insert(sync_exit), exits)
+        return last
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0][:300] if exc.orig else str(exc)[:300]
+
+
+def read_cursor(connection: Connection) -> int:
+    """The highest committed sequence number visible to this transaction."""
+    return int(
+        connection.execute(
+            select(sync_counter.c.value).where(sync_counter.c.name == "seq")
+        ).scalar_one()
+    )
+
+
+def retrying(attempts: int) -> Iterator[int]:
+    """Attempt numbers with jittered back-off between them (for transient DB contention)."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+        yield attempt
+
+
+class SyncService:
+    """Push and pull on behalf of authenticated devices."""
+
+    def __init__(self, engine: Engine, *, transient_retries: int = 5) -> None:
+        self.engine = engine
+        self.transient_retries = transient_retries
+
+    def push(
+        self, *, user_id: uuid.UUID, device_id: uuid.UUID, request: PushRequest
+    ) -> PushResponse:
+        """Apply a batch; every mutation gets a result; retries contention, else :class:`Busy`."""
+        for _attempt in retrying(self.transient_retries):
+            try:
+                return self._push_once(user_id, device_id, request)
+            except DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+        raise Busy("the database is busy; retry the push")
+
+    def _push_once(
+        self, user_id: uuid.UUID, device_id: uuid.UUID, request: PushRequest
+    ) -> PushResponse:
+        now_ms = wall_clock_ms()
+        offset = Hlc.decode(request.clock).wall_ms - now_ms
+        with write_transaction(self.engine) as connection:
+            row = connection.execute(
+                select(device.c.last_mutation, device.c.revoked_at)
+                .where(device.c.id == device_id)
+                .with_for_update()
+            ).one()
+            if row.revoked_at is not None:
+                raise DeviceGone(str(device_id))
+            actor = Actor.for_user(user_id, Hierarchy.load(connection))
+            batch = Batch(
+                connection,
+                actor,
+                node=device_id.hex,
+                device_id=device_id,
+                clock_offset_ms=offset,
+                now_ms=now_ms,
+            )
+            last = int(row.last_mutation)
+            results: list[MutationResult] = []
+            for mutation in request.mutations:
+                if mutation.n <= last:
+                    results.append(MutationResult(n=mutation.n, status="duplicate"))
+                    continue
+                base = request.b if mutation.b is None else mutation.b
+                results.append(batch.apply(mutation, base))
+                last = mutation.n
+            connection.execute(
+                update(device)
+                .where(device.c.id == device_id)
+                .values(last_mutation=last, last_seen_at=utcnow(), clock_offset_ms=offset)
+            )
+            batch.finish()
+        return PushResponse(
+            results=results,
+            last_mutation=last,
+            server_time_ms=wall_clock_ms(),
+            clock_offset_ms=offset,
+        )
+
+    def pull(self, *, user_id: uuid.UUID, request: PullRequest) -> dict[str, Any]:
+        """One page of changes visible to the user, as a JSON-ready ``PullResponse`` dict."""
+        with read_transaction(self.engine) as connection:
+            actor = Actor.for_user(user_id, Hierarchy.load(connection))
+            # Read the counter first: every sequence <= it belongs to a committed transaction,
+            # and anything still in flight will get a higher one.
+            high = read_cursor(connection)
+            cursor, limit = request.cursor, request.limit
+            query = select(sync_record.c.entity, sync_record.c.record_id, sync_record.c.seq).where(
+                sync_record.c.seq > cursor, sync_record.c.seq <= high
+            )
+            if not actor.admin:
+                query = query.where(
+                    or_(
+                        sync_record.c.public.is_(True),
+                        sync_record.c.scope_user_id.in_(sorted(actor.visible_owners)),
+                    )
+                )
+            records = connection.execute(query.order_by(sync_record.c.seq).limit(limit)).all()
+            has_more = len(records) == limit
+            upper = records[-1].seq if has_more else high
+            exits: list[Any] = []
+            if cursor > 0:
+                exits = list(
+                    connection.execute(
+                        select(sync_exit.c.entity, sync_exit.c.record_id, sync_exit.c.seq)
+                        .where(
+                            sync_exit.c.audience_user_id == user_id,
+                            sync_exit.c.seq > cursor,
+                            sync_exit.c.seq <= upper,
+                        )
+                        .order_by(sync_exit.c.seq)
+                        .limit(limit)
+                    ).all()
+                )
+                if len(exits) == limit:
+                    upper = min(upper, exits[-1].seq)
+                    has_more = True
+                    records = [r for r in records if r.seq <= upper]
+            by_entity: dict[str, list[uuid.UUID]] = {}
+            for record in records:
+                by_entity.setdefault(record.entity, []).append(record.record_id)
+            upserts: list[dict[str, Any]] = []
+            deletes: dict[str, list[str]] = {}
+            for entity, ids in by_entity.items():
+                spec = SPECS[entity]
+                table = spec.table
+                columns = [table.c[name] for name in spec.wire_fields]
+                rows = connection.execute(
+                    select(*columns, table.c.deleted).where(table.c.id.in_(ids))
+                ).all()
+                encoders = spec.wire_encoders
+                live = []
+                for row in rows:
+                    if row[-1]:
+                        deletes.setdefault(entity, []).append(str(row[0]))
+                    else:
+                        live.append(
+                            [encode(value) for encode, value in zip(encoders, row, strict=False)]
+                        )
+                if live:
+                    upserts.append({"t": entity, "fields": list(spec.wire_fields), "rows": live})
+            removals: dict[str, list[str]] = {}
+            for exit_row in exits:
+                removals.setdefault(exit_row.entity, []).append(str(exit_row.record_id))
+        return {
+            "cursor": upper,
+            "has_more": has_more,
+            "upserts": upserts,
+            "deletes": deletes,
+            "removals": removals,
+            "server_time_ms": wall_clock_ms(),
+        }
+
+
+__all__ = [
+    "SERVER_NODE",
+    "Batch",
+    "Busy",
+    "DeviceGone",
+    "EntityRows",
+    "Rejected",
+    "SyncService",
+    "read_cursor",
+]
