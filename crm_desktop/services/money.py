@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Integer, String, case, cast, func, literal, type_coerce
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 ROUNDING = ROUND_HALF_UP
@@ -84,34 +85,55 @@ def percent_of(amount: Decimal, percent: Decimal | int) -> Decimal:
 _SUM_DIGITS = 9
 
 
-def sum_columns(column: Any, dialect: str, label: str) -> list[ColumnElement[Any]]:
+def sum_columns(
+    column: Any,
+    dialect: str,
+    label: str,
+    *,
+    when: ColumnElement[bool] | None = None,
+    factor: ColumnElement[int] | QueryableAttribute[int] | None = None,
+) -> list[ColumnElement[Any]]:
     """Aggregate expressions that together give the exact sum of the Money ``column``.
 
     Put them in a grouped ``select`` and read the result back with :func:`sum_value` and the
-    same ``label``. ``dialect`` is ``session.get_bind().dialect.name``.
+    same ``label``. ``dialect`` is ``session.get_bind().dialect.name``. ``when`` sums only the
+    rows meeting a condition (several conditional sums then share one scan); ``factor`` (an
+    integer column, such as a probability) multiplies each amount exactly before summing.
+    SQLite sums 64-bit integers and raises an error rather than overflow, so amount × factor
+    summed over a group must stay under 9.2e18 (ample for a client's store).
     """
     if dialect != "sqlite":
-        return [func.coalesce(func.sum(column), 0).label(label)]
+        value = column if factor is None else column * factor
+        if when is not None:
+            value = case((when, value), else_=None)
+        return [func.coalesce(func.sum(value), 0).label(label)]
+    # Treat the column as plain text in these expressions, or its literals would be bound
+    # through the Money type (which would try to read "-%" as a number).
+    text = type_coerce(column, String)
+    if when is not None:
+        # NULL for other rows: SUM skips them, and every step below keeps NULL as NULL or 0.
+        text = type_coerce(case((when, column), else_=None), String)
     # Money text is what format(Decimal, "f") writes: optional "-", digits, optional "." digits.
     # CAST(text AS INTEGER) reads the leading integer exactly ("-12.50" -> -12; "-0.5" -> 0),
     # so the sign of the fraction comes from the text itself.
-    # Treat the column as plain text in these expressions, or its literals would be bound
-    # through the Money type (which would try to read "-%" as a number).
-    column = type_coerce(column, String)
-    dot = func.instr(column, ".")
+    dot = func.instr(text, ".")
     digits = case(
         (
             dot > 0,
             func.substr(
-                func.substr(column, dot + 1).op("||")(literal("0" * _SUM_DIGITS)), 1, _SUM_DIGITS
+                func.substr(text, dot + 1).op("||")(literal("0" * _SUM_DIGITS)), 1, _SUM_DIGITS
             ),
         ),
         else_=literal("0"),
     )
-    sign = case((column.like("-%"), -1), else_=1)
+    sign = case((text.like("-%"), -1), else_=1)
+    whole: ColumnElement[Any] = cast(text, Integer)
+    frac: ColumnElement[Any] = sign * cast(digits, Integer)
+    if factor is not None:
+        whole, frac = whole * factor, frac * factor
     return [
-        func.coalesce(func.sum(cast(column, Integer)), 0).label(f"{label}_int"),
-        func.coalesce(func.sum(sign * cast(digits, Integer)), 0).label(f"{label}_frac"),
+        func.coalesce(func.sum(whole), 0).label(f"{label}_int"),
+        func.coalesce(func.sum(frac), 0).label(f"{label}_frac"),
     ]
 
 

@@ -23,8 +23,8 @@ a quarterly quota is not pro-rated into a monthly report.
 
 Every figure is aggregated by SQL (``GROUP BY``), never by loading rows into Python: a report
 over 100k+ opportunities returns a few hundred groups. Amounts are summed exactly
-(:func:`crm_desktop.services.money.sum_columns`); weighted sums are grouped by probability in
-SQL and multiplied exactly here, then rounded once.
+(:func:`crm_desktop.services.money.sum_columns`), weighted ones as the exact sum of amount ×
+probability, divided and rounded once per cell.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_desktop.models import Opportunity, Quota, SalesStage, User
@@ -122,22 +122,29 @@ def forecast(
     if grouping not in ("month", "owner", "month_owner"):
         raise ValidationError("grouping", "must be month, owner or month_owner")
     dialect = session.get_bind().dialect.name
-    month = _month(dialect).label("month")
-    won = SalesStage.is_won.label("won")
     keys: list[Any] = []
     if grouping in ("month", "month_owner"):
-        keys.append(month)
+        keys.append(_month(dialect).label("month"))
     if grouping in ("owner", "month_owner"):
         keys.append(Opportunity.owner_id)
 
+    # One scan, one group per cell: every figure is a conditional sum over the same rows.
+    is_won = SalesStage.is_won.is_(True)
+    is_open = SalesStage.is_closed.is_(False)
+    committed_open = and_(is_open, Opportunity.probability >= COMMIT_PROBABILITY)
+    amount = Opportunity.amount
     query = (
         select(
             *keys,
             Opportunity.currency,
-            won,
-            Opportunity.probability,
-            func.count().label("n"),
-            *sum_columns(Opportunity.amount, dialect, "amount"),
+            func.sum(case((is_open, 1), else_=0)).label("open_n"),
+            func.sum(case((is_won, 1), else_=0)).label("won_n"),
+            *sum_columns(amount, dialect, "pipeline", when=is_open),
+            *sum_columns(amount, dialect, "won", when=is_won),
+            *sum_columns(amount, dialect, "committed_open", when=committed_open),
+            *sum_columns(
+                amount, dialect, "weighted_open", when=is_open, factor=Opportunity.probability
+            ),
         )
         .join(SalesStage, SalesStage.id == Opportunity.stage_id)
         .where(
@@ -145,35 +152,26 @@ def forecast(
             Opportunity.close_date >= close_from,
             Opportunity.close_date <= close_to,
             # open or won: lost deals count nothing anywhere
-            or_(SalesStage.is_won.is_(True), SalesStage.is_closed.is_(False)),
+            or_(is_won, is_open),
         )
-        .group_by(*keys, Opportunity.currency, won, Opportunity.probability)
+        .group_by(*keys, Opportunity.currency)
     )
     if owner_ids is not None:
         query = query.where(Opportunity.owner_id.in_(list(owner_ids)))
 
-    # (month, owner, currency) -> running figures; weighted kept exact until the end.
     cells: dict[tuple[str | None, uuid.UUID | None, str], dict[str, Any]] = {}
     for row in session.execute(query):
         m = row._mapping
-        key = (m.get("month"), m.get("owner_id"), row.currency)
-        cell = cells.setdefault(
-            key,
-            {"open": 0, "won_n": 0, "pipeline": Decimal(0), "weighted": Decimal(0),
-             "committed": Decimal(0), "won": Decimal(0)},
-        )  # fmt: skip
-        amount = sum_value(row, "amount", dialect)
-        if row.won:
-            cell["won_n"] += row.n
-            cell["won"] += amount
-            cell["weighted"] += amount
-            cell["committed"] += amount
-        else:
-            cell["open"] += row.n
-            cell["pipeline"] += amount
-            cell["weighted"] += amount * row.probability / _HUNDRED
-            if row.probability >= COMMIT_PROBABILITY:
-                cell["committed"] += amount
+        won = sum_value(row, "won", dialect)
+        cells[(m.get("month"), m.get("owner_id"), row.currency)] = {
+            "open": int(row.open_n),
+            "won_n": int(row.won_n),
+            "pipeline": sum_value(row, "pipeline", dialect),
+            "won": won,
+            # Σ amount × probability is exact; divided and rounded once per cell.
+            "weighted": sum_value(row, "weighted_open", dialect) / _HUNDRED + won,
+            "committed": sum_value(row, "committed_open", dialect) + won,
+        }
 
     names = _owner_names(session, {owner for _, owner, _ in cells})
     rows = [
