@@ -47,7 +47,7 @@ from crm_desktop.services import catalog
 from crm_desktop.services.catalog import PriceListRow, PriceRow, ProductPick, ProductRow
 from crm_desktop.services.errors import ServiceError
 from crm_desktop.services.money import minor_units
-from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel
+from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, while_alive
 from crm_desktop.ui.context import AppContext
 
 #: Delay between the last keystroke and the search (fewer queries while typing a word).
@@ -284,7 +284,7 @@ class ProductsTab(QWidget):
                 ),
             ),
             on_done=self._on_products_loaded,
-            on_error=lambda e: _show_error(self, e),
+            on_error=while_alive(self, lambda e: _show_error(self, e)),
         )
 
     def _on_products_loaded(self, rows: list[ProductRow]) -> None:
@@ -326,7 +326,7 @@ class ProductsTab(QWidget):
                 lambda s: catalog.save_product(session=s, product_id=product_id, **values),
             ),
             on_done=self._on_product_saved,
-            on_error=lambda e: _show_error(self, e),
+            on_error=while_alive(self, lambda e: _show_error(self, e)),
         )
 
     def _on_product_saved(self, product_id: uuid.UUID) -> None:
@@ -459,7 +459,7 @@ class PriceListsTab(QWidget):
                 ),
             ),
             on_done=self._on_lists_loaded,
-            on_error=lambda e: _show_error(self, e),
+            on_error=while_alive(self, lambda e: _show_error(self, e)),
         )
 
     def _on_lists_loaded(self, result: tuple[list[PriceListRow], list[str]]) -> None:
@@ -502,7 +502,7 @@ class PriceListsTab(QWidget):
                 self.context, lambda s: catalog.list_prices(session=s, price_list_id=list_id)
             ),
             on_done=self._on_prices_loaded,
-            on_error=lambda e: _show_error(self, e),
+            on_error=while_alive(self, lambda e: _show_error(self, e)),
         )
 
     def _on_prices_loaded(self, rows: list[PriceRow]) -> None:
@@ -537,8 +537,8 @@ class PriceListsTab(QWidget):
                 self.context,
                 lambda s: catalog.save_price_list(session=s, price_list_id=price_list_id, **values),
             ),
-            on_done=lambda _id: self._on_saved(),
-            on_error=lambda e: _show_error(self, e),
+            on_done=while_alive(self, lambda _id: self._on_saved()),
+            on_error=while_alive(self, lambda e: _show_error(self, e)),
         )
 
     def _on_saved(self) -> None:
@@ -560,7 +560,7 @@ class PriceListsTab(QWidget):
                 lambda s: catalog.pick_products(session=s, search=code, price_list_id=list_id),
             ),
             on_done=self._on_price_candidates,
-            on_error=lambda e: _show_error(self, e),
+            on_error=while_alive(self, lambda e: _show_error(self, e)),
         )
 
     def _on_price_candidates(self, picks: list[ProductPick]) -> None:
@@ -608,8 +608,8 @@ class PriceListsTab(QWidget):
                     session=s, price_list_id=list_id, product_id=product_id, unit_price=price
                 ),
             ),
-            on_done=lambda _r: self._on_saved(),
-            on_error=lambda e: _show_error(self, e),
+            on_done=while_alive(self, lambda _r: self._on_saved()),
+            on_error=while_alive(self, lambda e: _show_error(self, e)),
         )
 
     def on_remove_price_button_clicked(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 R = TypeVar("R")
@@ -81,3 +82,18 @@ class RowsModel(QAbstractTableModel, Generic[R]):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self._columns[section].title
         return None
+
+
+def while_alive(owner: QObject, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` that does nothing once ``owner`` is destroyed.
+
+    The task runner skips late results only for bound methods of dead QObjects; a lambda or a
+    closure that touches a closed widget would raise. Wrap those in this.
+    """
+
+    def call(*args: Any) -> Any:
+        if shiboken6.isValid(owner):
+            return fn(*args)
+        return None
+
+    return call

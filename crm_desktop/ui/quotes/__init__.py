@@ -1,0 +1,8 @@
+"""Quote screens: the quotes list, the quote editor, account orders and the expiry watcher."""
+
+from crm_desktop.ui.quotes.account_orders import AccountOrdersWidget
+from crm_desktop.ui.quotes.expiry import QuoteExpiryWatcher
+from crm_desktop.ui.quotes.quote_editor import QuoteEditor
+from crm_desktop.ui.quotes.quotes_view import QuotesView
+
+__all__ = ["AccountOrdersWidget", "QuoteEditor", "QuoteExpiryWatcher", "QuotesView"]
