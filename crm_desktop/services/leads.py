@@ -48,8 +48,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm_desktop.models import Account, AccountContact, Contact, Lead, Opportunity, utcnow
 from crm_desktop.models.enums import AccountKind, Grade, LeadStatus
@@ -223,7 +224,7 @@ def normalise_company_name(name: str) -> str:
     """
     text = unicodedata.normalize("NFKC", name).casefold().strip()
     # Legal forms with their own punctuation ("(株)", "s.a.r.l.") go before punctuation does.
-    changed = True
+    changed = not text.isascii()  # the CJK forms below cannot occur in ASCII text
     while changed:
         changed = False
         for form in _CJK_LEGAL:
@@ -243,11 +244,35 @@ def normalise_company_name(name: str) -> str:
 
 
 def _like_pattern(key: str) -> str:
-    # A cheap SQL prefilter for candidate names: every ASCII letter/digit of the key in order,
-    # anything between ("a.c.m.e gmbh" still matches "%a%c%m%e%"). Cased non-ASCII letters are
-    # skipped because SQLite's lower() only folds ASCII; uncased ones (CJK) are kept.
+    # Every ASCII letter/digit of the key in order, anything between: "a.c.m.e gmbh" still
+    # matches "%a%c%m%e%". Cased non-ASCII letters are skipped because SQLite's lower() only
+    # folds ASCII (Müller/MÜLLER); uncased ones (CJK) are kept.
     chars = [c for c in key if c.isascii() or c.lower() == c.upper()]
     return "%" + "%".join(chars) + "%" if chars else "%"
+
+
+def _candidates(key: str, dialect: str) -> list[ColumnElement[bool]]:
+    """Cheap SQL conditions every account whose name normalises to ``key`` meets.
+
+    They only narrow the scan; :func:`normalise_company_name` decides. A short key ("3m") as a
+    spread-out pattern alone would match thousands of names, so the name must also start with
+    the key's first character (or with "the", or with something that is not an ASCII letter or
+    digit, as CJK names and those opening with a legal form or a quote do), and cannot be much
+    longer than the key plus a legal form.
+    """
+    name = func.lower(Account.name)
+    conditions: list[ColumnElement[bool]] = [
+        name.like(_like_pattern(key)),
+        func.length(Account.name) <= 2 * len(key) + 40,
+    ]
+    first = key[0]
+    if dialect == "sqlite":
+        odd_start = Account.name.op("GLOB")("[^a-zA-Z0-9]*")
+        if first.isascii() and first.isalnum():
+            conditions.append(or_(name.like(f"{first}%"), name.like("the%"), odd_start))
+        else:
+            conditions.append(odd_start)
+    return conditions
 
 
 def find_account_by_company(*, session: Session, company: str) -> Account | None:
@@ -255,14 +280,16 @@ def find_account_by_company(*, session: Session, company: str) -> Account | None
     key = normalise_company_name(company)
     if not key:
         return None
-    candidates = session.scalars(
-        select(Account)
-        .where(Account.deleted.is_(False), func.lower(Account.name).like(_like_pattern(key)))
+    dialect = session.get_bind().dialect.name
+    # Only (id, name) pairs: cheap to fetch even when a short key leaves many candidates.
+    candidates = session.execute(
+        select(Account.id, Account.name)
+        .where(Account.deleted.is_(False), *_candidates(key, dialect))
         .order_by(Account.created_at, Account.id)
     )
-    for account in candidates:
-        if normalise_company_name(account.name) == key:
-            return account
+    for account_id, name in candidates:
+        if normalise_company_name(name) == key:
+            return session.get(Account, account_id)
     return None
 
 
