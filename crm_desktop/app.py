@@ -88,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         store.dispose()
 
 
+def _report_ready(app: QApplication, started: float) -> None:
+    print(f"ready {time.perf_counter() - started:.3f}", flush=True)
+    app.quit()
+
+
 def _exit_when_ready(app: QApplication, window: object, started: float) -> None:
     """Quit once the first list has rows on screen (or the first-run page is up)."""
     from PySide6.QtCore import QTimer
@@ -104,9 +109,9 @@ def _exit_when_ready(app: QApplication, window: object, started: float) -> None:
             and (current.model.rowCount() > 0 or current.model.total == 0)
         )
         if ready:
-            app.processEvents()  # let the rows paint
-            print(f"ready {time.perf_counter() - started:.3f}", flush=True)
-            app.quit()
+            poll.stop()
+            # Quit on the next turn of the loop, after the rows already queued have painted.
+            QTimer.singleShot(0, lambda: _report_ready(app, started))
 
     poll = QTimer(window)
     poll.setInterval(5)

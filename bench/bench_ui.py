@@ -1,0 +1,376 @@
+"""Desktop UI benchmark over 100k contacts: list first paint, search per keystroke, cold start, memory.
+
+Run with ``python -m bench ui`` (or ``python -m bench.bench_ui``). The data set is made once with
+the demo generator (``crm demo-data --contacts 100000``) in ``bench/out/ui-<N>/`` and reused by
+later runs; when the generator is not part of the checkout, a plain bulk fill of the same size
+(accounts, contacts with Latin and CJK names, e-mails, phones; indexed for search) stands in, and
+the output says so.
+
+Figures (targets from DESIGN.md):
+
+* opening the contacts view to first rows painted (150 ms): a new list view is built, shown and
+  started; the clock stops at the first paint of its table with rows in it;
+* global search per keystroke (20 ms): names typed one character at a time (Latin and CJK); the
+  clock runs from the text change to the results shown;
+* cold start to a usable window (1.5 s): a fresh ``python -m crm_desktop --exit-when-ready``
+  process, from spawn to exit after the first rows are on screen;
+* resident memory with the contacts list loaded (300 MB): after the first page, and after
+  scrolling through all 100k rows (every page fetched).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTACTS = int(os.environ.get("CRM_BENCH_CONTACTS", "100000"))
+TARGETS = {"first_rows_ms": 150.0, "keystroke_ms": 20.0, "cold_start_s": 1.5, "rss_mb": 300.0}
+
+
+def _verdict(value: float, target: float) -> str:
+    return "ok" if value <= target else "OVER TARGET"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB (Linux /proc; ru_maxrss elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+# --- data ---------------------------------------------------------------------------------------
+def ensure_profile(contacts: int) -> tuple[Path, str]:
+    """A profile with ``contacts`` contacts, made once; returns its folder and how it was made."""
+    folder = ROOT / "bench" / "out" / f"ui-{contacts}"
+    marker = folder / "made-by.txt"
+    if marker.exists():
+        return folder, marker.read_text().strip()
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    import importlib.util
+
+    if importlib.util.find_spec("crm_desktop.services.demo_data") is not None:
+        made_by = f"demo generator (crm demo-data --contacts {contacts} --seed 1)"
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from crm_desktop.cli import main; sys.exit(main(sys.argv[1:]))",
+                "--profile",
+                str(folder),
+                "demo-data",
+                "--contacts",
+                str(contacts),
+                "--seed",
+                "1",
+            ],
+            check=True,
+            cwd=ROOT,
+        )
+    else:
+        made_by = f"bulk fill ({contacts} contacts; demo generator not in this checkout)"
+        _bulk_fill(folder, contacts)
+    marker.write_text(made_by + "\n")
+    return folder, made_by
+
+
+def _bulk_fill(folder: Path, contacts: int) -> None:
+    from sqlalchemy import insert
+
+    from crm_desktop.config import Profile
+    from crm_desktop.models import Account, AccountContact, Contact, User, new_id
+    from crm_desktop.store import open_store
+    from crm_desktop.store.search import reindex
+
+    rng = random.Random(1)
+    latin_first = (
+        ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "Zoë", "José", "Anna", "Lukas", "Sofia"]
+    )
+    latin_last = (
+        ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Müller", "Rossi", "Dubois", "Novak"]
+    )
+    cjk_first = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇"]
+    cjk_last = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"]
+    profile = Profile(folder).ensure()
+    store = open_store(profile.database_path, backup_dir=profile.backup_directory)
+    user_id = new_id()
+    account_ids = [new_id() for _ in range(max(contacts // 10, 1))]
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(User), [{"id": user_id, "username": "bench", "full_name": "Bench Rep"}]
+        )
+        connection.execute(
+            insert(Account),
+            [
+                {
+                    "id": a,
+                    "name": f"{rng.choice(latin_last)} {rng.choice(['GmbH', 'Ltd', 'Inc', 'SA'])} {i}",
+                    "owner_id": user_id,
+                }
+                for i, a in enumerate(account_ids)
+            ],
+        )
+        rows, links = [], []
+        for i in range(contacts):
+            if i % 5 == 0:
+                first, last = rng.choice(cjk_first), rng.choice(cjk_last)
+                full = last + first
+            else:
+                first, last = rng.choice(latin_first), rng.choice(latin_last)
+                full = f"{first} {last}"
+            contact_id = new_id()
+            rows.append(
+                {
+                    "id": contact_id,
+                    "first_name": first,
+                    "last_name": last,
+                    "full_name": full,
+                    "email": f"c{i}@example{i % 97}.com",
+                    "phone": f"+1 555 {rng.randrange(10**6, 10**7)}",
+                    "owner_id": user_id,
+                }
+            )
+            links.append(
+                {
+                    "id": new_id(),
+                    "account_id": account_ids[i % len(account_ids)],
+                    "contact_id": contact_id,
+                    "is_primary": True,
+                }
+            )
+        connection.execute(insert(Contact), rows)
+        connection.execute(insert(AccountContact), links)
+        reindex(connection)
+    store.dispose()
+    settings = profile.settings()
+    settings.current_user_id = user_id
+    settings.save()
+
+
+# --- measurements in this process ---------------------------------------------------------------
+def _wait(app: object, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Run the event loop until ``condition()`` holds, checking every millisecond.
+
+    A local QEventLoop with a timer, never ``QApplication.processEvents()`` in a loop: on
+    PySide6 6.12 with CPython 3.11 that static call drops a reference to None each time and
+    aborts the interpreter after a few thousand calls.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if condition():
+        return
+    loop = QEventLoop()
+    deadline = time.perf_counter() + timeout
+    failed: list[bool] = []
+
+    def check() -> None:
+        if condition():
+            loop.quit()
+        elif time.perf_counter() > deadline:
+            failed.append(True)
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(1)
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if failed:
+        raise TimeoutError("benchmark step did not finish")
+
+
+def measure_in_process(folder: Path) -> dict[str, object]:
+    """List first paint, search keystrokes and memory, in this process."""
+    from PySide6.QtCore import QEvent, QObject, QSettings
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from crm_desktop.config import Profile
+    from crm_desktop.store import open_store
+    from crm_desktop.ui.context import AppContext
+    from crm_desktop.ui.global_search import GlobalSearchPopup
+    from crm_desktop.ui.list_views import RecordListView
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    profile = Profile(folder)
+    store = open_store(profile.database_path, backup_dir=profile.backup_directory)
+    context = AppContext(
+        store=store, profile=profile, current_user_id=profile.settings().current_user_id
+    )
+    settings = QSettings(str(folder / "bench-ui-state.ini"), QSettings.Format.IniFormat)
+    results: dict[str, object] = {"rss_before_mb": rss_mb()}
+
+    class PaintWatch(QObject):
+        def __init__(self, view: RecordListView) -> None:
+            super().__init__()
+            self.view = view
+            self.painted_at: float | None = None
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if (
+                event.type() == QEvent.Type.Paint
+                and self.painted_at is None
+                and self.view.model.rowCount()
+            ):
+                self.painted_at = time.perf_counter()
+            return False
+
+    first_rows: list[float] = []
+    views: list[RecordListView] = []
+    for sort_column in (0, 0, 0, 2, 0):
+        started = time.perf_counter()
+        view = RecordListView(context, "contact", settings)
+        view.table.horizontalHeader().setSortIndicator(
+            sort_column, view.table.horizontalHeader().sortIndicatorOrder()
+        )
+        watch = PaintWatch(view)
+        view.table.viewport().installEventFilter(watch)
+        view.resize(1100, 700)
+        view.show()
+        view.start()
+        _wait(app, lambda w=watch: w.painted_at is not None)
+        assert watch.painted_at is not None
+        first_rows.append((watch.painted_at - started) * 1000)
+        _wait(app, lambda v=view: v.model.total is not None)
+        view.table.viewport().removeEventFilter(watch)
+        views.append(view)
+    results["first_rows_ms"] = first_rows
+    results["total_contacts"] = views[0].model.total
+    results["rss_list_mb"] = rss_mb()
+
+    # Search as you type.
+    host = QWidget()
+    host.resize(1000, 700)
+    host.show()
+    popup = GlobalSearchPopup(context, host)
+    popup.popup()
+    shown: list[str] = []
+    popup.results_shown.connect(lambda text, _n: shown.append(text))
+    words = ["john smith", "garcia", "müller", "zoe", "王伟", "张", "c12345@", "555 12"]
+    per_key: dict[str, list[float]] = {}
+    for word in words:
+        popup.edit.clear()
+        times = per_key.setdefault(word, [])
+        for i in range(1, len(word) + 1):
+            text = word[:i]
+            if not text.strip() or text != text.rstrip():
+                continue  # a trailing space searches the same as without it
+            started = time.perf_counter()
+            popup.edit.setText(text)
+            _wait(app, lambda t=text: bool(shown) and shown[-1] == t)
+            times.append((time.perf_counter() - started) * 1000)
+    results["keystroke_ms"] = per_key
+
+    # Scroll through everything: the worst case for memory.
+    view = views[0]
+    started = time.perf_counter()
+    while view.model.canFetchMore() or view.model.is_loading:
+        view.table.scrollToBottom()
+        _wait(app, lambda: not view.model.is_loading)
+    results["scroll_all_s"] = time.perf_counter() - started
+    results["rows_loaded"] = view.model.rowCount()
+    results["rss_all_rows_mb"] = rss_mb()
+    context.runner.shutdown()
+    store.dispose()
+    return results
+
+
+def measure_cold_start(folder: Path, runs: int = 3) -> list[tuple[float, float]]:
+    """(wall seconds spawn-to-exit, seconds the app reported to ready) per run."""
+    out: list[tuple[float, float]] = []
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "crm_desktop", "--profile", str(folder), "--exit-when-ready"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+        ready = next(
+            (
+                float(line.split()[1])
+                for line in result.stdout.splitlines()
+                if line.startswith("ready ")
+            ),
+            float("nan"),
+        )
+        if result.returncode != 0:
+            print(result.stderr, file=sys.stderr)
+            raise RuntimeError(f"cold start exited {result.returncode}")
+        out.append((wall, ready))
+    return out
+
+
+def main() -> int:
+    """Print the UI figures for ``CRM_BENCH_CONTACTS`` (default 100,000) contacts."""
+    started = time.perf_counter()
+    folder, made_by = ensure_profile(CONTACTS)
+    print(
+        f"UI benchmark: {CONTACTS:,} contacts, data by {made_by} (ready in {time.perf_counter() - started:.1f} s)"
+    )
+
+    cold = measure_cold_start(folder)
+    results = measure_in_process(folder)
+
+    first = results["first_rows_ms"]
+    assert isinstance(first, list)
+    print(
+        f"contacts view opened to first rows painted: first {first[0]:.0f} ms, median {statistics.median(first):.0f} ms"
+        f" over {len(first)} opens (incl. one sorted by e-mail: {first[3]:.0f} ms)"
+        f"  [target {TARGETS['first_rows_ms']:.0f} ms: {_verdict(max(first), TARGETS['first_rows_ms'])}]"
+    )
+    keys = results["keystroke_ms"]
+    assert isinstance(keys, dict)
+    every = [t for times in keys.values() for t in times]
+    detail = ", ".join(
+        f"{word!r} {statistics.median(t):.1f}/{max(t):.1f}" for word, t in keys.items() if t
+    )
+    p95 = sorted(every)[int(0.95 * (len(every) - 1))]
+    print(
+        f"global search per keystroke: median {statistics.median(every):.1f} ms, p95 {p95:.1f} ms, max {max(every):.1f} ms"
+        f" over {len(every)} keystrokes  [target {TARGETS['keystroke_ms']:.0f} ms: {_verdict(p95, TARGETS['keystroke_ms'])}]"
+    )
+    print(f"    per word (median/max ms): {detail}")
+    walls = [w for w, _ in cold]
+    print(
+        f"cold start to usable window (process spawn to first rows, then exit): "
+        f"median {statistics.median(walls):.2f} s, runs {', '.join(f'{w:.2f}' for w in walls)} s;"
+        f" in-app ready at {statistics.median(r for _, r in cold):.2f} s"
+        f"  [target {TARGETS['cold_start_s']} s: {_verdict(statistics.median(walls), TARGETS['cold_start_s'])}]"
+    )
+    rss_list = float(results["rss_list_mb"])  # type: ignore[arg-type]
+    rss_all = float(results["rss_all_rows_mb"])  # type: ignore[arg-type]
+    print(
+        f"resident memory: {rss_list:.0f} MB with the contacts list open (5 list views, search ready);"
+        f" {rss_all:.0f} MB after scrolling through all {results['rows_loaded']:,} rows"
+        f" ({results['scroll_all_s']:.1f} s)  [target {TARGETS['rss_mb']:.0f} MB: {_verdict(max(rss_list, rss_all), TARGETS['rss_mb'])}]"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
