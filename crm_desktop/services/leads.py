@@ -360,6 +360,8 @@ def convert_lead(
     company = (lead.company or "").strip()
     if not person and not company:
         raise ValidationError("last_name", "a lead needs a name or a company to convert")
+    if amount is not None and (not Decimal(amount).is_finite() or Decimal(amount) < 0):
+        raise ValidationError("amount", "must be a positive number")
     owner = owner_id or lead.owner_id
     now = now or utcnow()
 

@@ -73,7 +73,9 @@ def quantum(currency: str) -> Decimal:
 
 def round_money(amount: Decimal | int, currency: str) -> Decimal:
     """Round ``amount`` half-up to the minor unit of ``currency`` (see the module docstring)."""
-    return Decimal(amount).quantize(quantum(currency), rounding=ROUNDING)
+    rounded = Decimal(amount).quantize(quantum(currency), rounding=ROUNDING)
+    # -0.001 rounds to -0.00; nobody wants to read a negative zero on a quote.
+    return rounded if rounded else rounded.copy_abs()
 
 
 def percent_of(amount: Decimal, percent: Decimal | int) -> Decimal:

@@ -359,6 +359,8 @@ def create_quote(
         raise ValidationError("account_id", "a quote needs an opportunity or an account")
     account = get_live(session, Account, account_id)
     price_list = get_live(session, PriceList, price_list_id) if price_list_id else None
+    if price_list is not None and not price_list.active:
+        raise ValidationError("price_list_id", f"the price list {price_list.name} is not active")
 
     code = currency or (price_list.currency if price_list else None)
     code = code or (opportunity.currency if opportunity else None)

@@ -285,3 +285,11 @@ def test_disqualified_lead_is_not_converted(
         leads.convert_lead(session=session, lead_id=lead.id)
     assert err.value.field == "status"
     assert _count(session, Account) == 0
+
+
+def test_negative_amount_is_refused(session: Session, stages: dict[str, SalesStage]) -> None:
+    lead = _lead(session, company="Acme")
+    with pytest.raises(ValidationError) as err:
+        leads.convert_lead(session=session, lead_id=lead.id, amount=Decimal("-1"))
+    assert err.value.field == "amount"
+    assert lead.status == LeadStatus.NEW

@@ -244,3 +244,12 @@ def test_pipeline_summary_is_exact_over_many_small_amounts(make: Builder, sessio
     column = {s.name: s for s in pipeline.pipeline_summary(session=session)}["Qualification"]
     assert column.by_currency[0].total == D("30.00")  # a float sum would drift here
     assert column.by_currency[0].weighted == D("6.00")
+
+
+def test_default_stages_reseed_around_a_deleted_stage_of_the_same_name(session: Session) -> None:
+    old = SalesStage(name="Proposal", position=1, probability=50, deleted=True)
+    session.add(old)
+    session.flush()
+    seeded = pipeline.ensure_default_stages(session=session)
+    assert "Proposal" in [s.name for s in seeded]
+    assert old.deleted and old.name.startswith("Proposal (deleted")  # the tombstone stays one

@@ -151,3 +151,8 @@ def test_half_cent_tax_rounds_up() -> None:
     totals = recalculate(quote, [_line("1", "10.50", tax="5")])
     assert totals.tax_by_rate[0].tax == D("0.53")  # 0.525: half-up, where half-even gives 0.52
     assert quote.total == D("11.03")
+
+
+def test_no_negative_zero() -> None:
+    assert str(round_money(D("-0.001"), "EUR")) == "0.00"
+    assert str(round_money(D("-0.4"), "JPY")) == "0"

@@ -408,3 +408,28 @@ def test_expire_quotes_marks_open_quotes_past_valid_until(
     assert status[no_date.quote_id] == QuoteStatus.DRAFT
     assert status[done.quote_id] == QuoteStatus.ACCEPTED
     assert quotes.expire_quotes(session=session, today=TODAY).quote_ids == ()  # idempotent
+
+
+def test_quote_for_an_account_alone_is_accepted_without_an_opportunity(
+    session: Session, make: Builder
+) -> None:
+    account = make.account("Walk-in customer")
+    q = quotes.create_quote(session=session, account_id=account.id, currency="chf")
+    quotes.add_line(
+        session=session, quote_id=q.quote_id, description="Repair", unit_price="80", tax_rate="8.1"
+    )
+    accepted = quotes.accept_quote(session=session, quote_id=q.quote_id, today=TODAY)
+    assert accepted.opportunity is None
+    assert accepted.order_total == D("86.48")  # 80 + 6.48 tax
+    order = session.get(SalesOrder, accepted.order_id)
+    assert order is not None and (order.account_id, order.currency) == (account.id, "CHF")
+
+
+def test_inactive_price_list_is_refused(
+    session: Session, deal: Opportunity, catalog: tuple[PriceList, Product, Product]
+) -> None:
+    price_list, _, _ = catalog
+    price_list.active = False
+    session.flush()
+    with pytest.raises(ValidationError, match="not active"):
+        _draft(session, deal, price_list_id=price_list.id)
