@@ -60,8 +60,8 @@ def quote_html(doc: QuoteDocument, *, logo_size: tuple[int, int] | None = None) 
         facts.append(("Valid until", doc.valid_until.isoformat()))
     facts.append(("Currency", cur))
     facts_html = "".join(
-        f'<tr><td style="color:#666666; padding-right:8px;">{_e(k)}</td>'
-        f'<td align="right"><b>{_e(v)}</b></td></tr>'
+        f'<tr><td style="color:#666666; padding-right:8px; white-space:nowrap;">{_e(k)}</td>'
+        f'<td align="right" style="white-space:nowrap;"><b>{_e(v)}</b></td></tr>'
         for k, v in facts
     )
     customer_lines = [f"<b>{_e(doc.customer_name)}</b>"] if doc.customer_name else []
