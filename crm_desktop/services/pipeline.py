@@ -8,7 +8,16 @@ Rules:
 * Closing is a move to a closed stage: it stamps ``closed_at``. Closing as lost requires a
   non-empty ``loss_reason``; ``lessons_learned`` is optional. A closed stage's probability (100 for
   won, 0 for lost) always wins over an override: a closed deal is certain either way.
+* Closing also sets ``close_date`` to the day it closed (unless the caller gives one): while a
+  deal is open ``close_date`` is the expected date, once closed it is the actual one, so the
+  forecast and quota attainment in :mod:`.reports` count a deal in the month it really closed.
+  Reopening (a move back to an open stage) clears ``closed_at``.
 * Weighted amount = amount × probability / 100, rounded half-up to the currency's minor unit.
+  Column totals on the board are the exact sum of amount × probability, rounded once, so they
+  can differ by a cent from the sum of the rounded per-card figures.
+
+Every action takes the caller's session, flushes, never commits, and returns a frozen
+:class:`OpportunityChanged` the UI can show without touching the ORM object.
 """
 
 from __future__ import annotations
@@ -311,13 +320,6 @@ class StageSummary:
     by_currency: tuple[CurrencyTotal, ...]
 
 
-def _weighted_from_groups(groups: dict[int, Decimal], currency: str) -> Decimal:
-    # Sum of amount × probability computed exactly per probability group, rounded once, so a
-    # column's weighted total is exact rather than a sum of per-card roundings.
-    exact = sum((amount * p for p, amount in groups.items()), Decimal(0))
-    return round_money(exact / _HUNDRED, currency)
-
-
 def pipeline_summary(
     *,
     session: Session,
@@ -338,12 +340,13 @@ def pipeline_summary(
         select(
             Opportunity.stage_id,
             Opportunity.currency,
-            Opportunity.probability,
             func.count().label("n"),
             *sum_columns(Opportunity.amount, dialect, "amount"),
+            # Σ amount × probability, exact; divided and rounded once per column below.
+            *sum_columns(Opportunity.amount, dialect, "weighted", factor=Opportunity.probability),
         )
         .where(Opportunity.deleted.is_(False))
-        .group_by(Opportunity.stage_id, Opportunity.currency, Opportunity.probability)
+        .group_by(Opportunity.stage_id, Opportunity.currency)
     )
     if owner_ids is not None:
         query = query.where(Opportunity.owner_id.in_(list(owner_ids)))
@@ -352,36 +355,26 @@ def pipeline_summary(
     if close_to is not None:
         query = query.where(Opportunity.close_date <= close_to)
 
-    # stage -> currency -> (count, probability -> amount)
-    acc: dict[uuid.UUID, dict[str, tuple[int, dict[int, Decimal]]]] = {}
+    per_stage: dict[uuid.UUID, list[CurrencyTotal]] = {}
     for row in session.execute(query):
-        per_currency = acc.setdefault(row.stage_id, {})
-        count, groups = per_currency.get(row.currency, (0, {}))
-        groups[row.probability] = sum_value(row, "amount", dialect)
-        per_currency[row.currency] = (count + row.n, groups)
-
-    result = []
-    for stage in stages:
-        per_currency = acc.get(stage.id, {})
-        totals = tuple(
+        per_stage.setdefault(row.stage_id, []).append(
             CurrencyTotal(
-                currency=currency,
-                count=count,
-                total=round_money(sum(groups.values(), Decimal(0)), currency),
-                weighted=_weighted_from_groups(groups, currency),
-            )
-            for currency, (count, groups) in sorted(per_currency.items())
-        )
-        result.append(
-            StageSummary(
-                stage_id=stage.id,
-                name=stage.name,
-                position=stage.position,
-                probability=stage.probability,
-                is_closed=stage.is_closed,
-                is_won=stage.is_won,
-                count=sum(t.count for t in totals),
-                by_currency=totals,
+                currency=row.currency,
+                count=int(row.n),
+                total=round_money(sum_value(row, "amount", dialect), row.currency),
+                weighted=round_money(sum_value(row, "weighted", dialect) / _HUNDRED, row.currency),
             )
         )
-    return result
+    return [
+        StageSummary(
+            stage_id=stage.id,
+            name=stage.name,
+            position=stage.position,
+            probability=stage.probability,
+            is_closed=stage.is_closed,
+            is_won=stage.is_won,
+            count=sum(t.count for t in per_stage.get(stage.id, ())),
+            by_currency=tuple(sorted(per_stage.get(stage.id, ()), key=lambda t: t.currency)),
+        )
+        for stage in stages
+    ]
