@@ -34,6 +34,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
     Float,
     FromClause,
@@ -343,7 +344,7 @@ def build_page_select(
     OFFSET (and the rows a sort has to look at) never pay for display columns such as the
     contact's account name (a subquery per row); only the rows shown do.
     """
-    rowid = literal_column(f"{spec.entity}.rowid")
+    rowid: ColumnClause[Any] = literal_column(f"{spec.entity}.rowid")
     page = _order(_where(select(rowid).select_from(spec.source), spec, query, env), spec, query)
     page = page.offset(offset).limit(limit)
     stmt = select(spec.id_column, *(c.expr for c in spec.columns)).select_from(spec.source)
@@ -375,7 +376,7 @@ def _order(stmt: Select[Any], spec: ListSpec, query: ListQuery) -> Select[Any]:
     # the rowid, not the UUID, because an index on the sort column already holds its entries in
     # (value, rowid) order: SQLite then walks the index with no sort step, and skipping the
     # OFFSET rows costs an index step each instead of computing and sorting every row before them.
-    tie = literal_column(f"{spec.entity}.rowid")
+    tie: ColumnClause[Any] = literal_column(f"{spec.entity}.rowid")
     if query.descending:
         return stmt.order_by(expr.desc(), tie.desc())
     return stmt.order_by(expr.asc(), tie.asc())
