@@ -60,7 +60,12 @@ def _validation_details(exc: RequestValidationError) -> list[ErrorDetail]:
     details = []
     for error in exc.errors()[:50]:
         loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
-        details.append(ErrorDetail(loc=loc, msg=str(error.get("msg", "invalid"))))
+        msg = str(error.get("msg", "invalid"))
+        given = error.get("input")
+        # Echo short scalar inputs so the message names the offending value itself.
+        if isinstance(given, str | int | float | bool) and len(repr(given)) <= 60:
+            msg = f"{msg} (got {given!r})"
+        details.append(ErrorDetail(loc=loc, msg=msg))
     return details
 
 
