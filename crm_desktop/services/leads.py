@@ -2,28 +2,15 @@
 
 Grading rule (deterministic; :func:`score_lead` explains every point it gives):
 
-=================================  ======
-what the lead tells us             points
-=================================  ======
-title: executive (CEO, founder,    30
-owner, president, chief …, 总经理,
-社長 …)
-title: VP, director, head of …     25
-title: manager, lead, principal    15
-any other title                    5
-company given                      15
-e-mail given                       10
-… on a company domain (not a       +5
-free-mail provider)
-phone given                        10
-source: referral                   25
-source: partner                    20
-source: trade show, event, inbound  15
-website, web form, demo request
-source: webinar, campaign, e-mail   10
-marketing, social
-source: cold call, purchased list  5
-=================================  ======
+* title: executive (CEO, founder, owner, president, chief …, 总经理, 社長, 대표 …) 30;
+  VP, director, head of … 25; manager, lead, buyer, senior … 15; any other title 5;
+* company given 15;
+* e-mail given 10, and 5 more on a company domain (not a free-mail provider);
+* phone given 10;
+* source, the first that applies: cold call, purchased or bought list 5 (a bought list stays
+  a bought list, whatever else its label says); referral or existing customer 25; partner or
+  reseller 20; trade show, event, website, web form, demo request (inbound) 15; webinar,
+  campaign, e-mail, newsletter, social, ads 10; anything else 0.
 
 Grade: **A** from 70 points, **B** from 50, **C** from 30, **D** below. The maximum is 95, so an
 A needs a senior contact at a named company reached through a good channel; a bare name from a
@@ -78,11 +65,13 @@ _MANAGER = re.compile(
     re.IGNORECASE,
 )
 _SOURCE_POINTS: tuple[tuple[re.Pattern[str], int, str], ...] = (
-    (re.compile(r"referr|recommend|word of mouth|customer", re.I), 25, "referral"),
-    (re.compile(r"partner|reseller|channel", re.I), 20, "partner"),
+    (re.compile(r"\b(cold|purchased|bought|list|directory)", re.I), 5, "cold or purchased list"),
+    (re.compile(r"\b(referr|recommend|word of mouth|customer)", re.I), 25, "referral"),
+    (re.compile(r"\b(partner|reseller|channel)", re.I), 20, "partner"),
     (
         re.compile(
-            r"trade ?show|fair|expo|event|conference|inbound|web ?site|web ?form|demo|contact form",
+            r"\b(trade ?show|trade ?fair|fair|expo|event|conference|inbound|web ?site|web ?form|"
+            r"demo|contact form)",
             re.I,
         ),
         15,
@@ -90,12 +79,13 @@ _SOURCE_POINTS: tuple[tuple[re.Pattern[str], int, str], ...] = (
     ),
     (
         re.compile(
-            r"webinar|campaign|e-?mail|newsletter|social|linkedin|advert|ads?\b|seo|search", re.I
+            r"\b(webinar|campaign|e-?mail|newsletter|social|linkedin|advert|ads?|adwords|seo|"
+            r"search)\b",
+            re.I,
         ),
         10,
         "marketing campaign",
     ),
-    (re.compile(r"cold|purchased|bought|list|directory", re.I), 5, "cold or purchased list"),
 )
 _FREE_MAIL = frozenset(
     {

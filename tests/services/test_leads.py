@@ -293,3 +293,24 @@ def test_negative_amount_is_refused(session: Session, stages: dict[str, SalesSta
         leads.convert_lead(session=session, lead_id=lead.id, amount=Decimal("-1"))
     assert err.value.field == "amount"
     assert lead.status == LeadStatus.NEW
+
+
+@pytest.mark.parametrize(
+    ("source", "points"),
+    [
+        ("Referral", 25),
+        ("Existing customer", 25),
+        ("Reseller", 20),
+        ("Trade show Hannover", 15),
+        ("Website form", 15),
+        ("Newsletter", 10),
+        ("Google Ads", 10),
+        ("Purchased leads", 5),  # not "ads"
+        ("Bought e-mail list", 5),  # a bought list, even of e-mail addresses
+        ("Cold call", 5),
+        ("Research", 0),  # not "search"
+        ("", 0),
+    ],
+)
+def test_source_quality_points(source: str, points: int) -> None:
+    assert leads.score_lead(Lead(source=source)).score == points
