@@ -133,7 +133,7 @@ class ActivityDialog(QDialog):
         for k in ActivityKind:
             self.kind_combo.addItem(KIND_LABELS[k], k)
         self.subject_edit = QLineEdit(self)
-        self.all_day_check = QCheckBox("All &day", self)
+        self.all_day_check = QCheckBox("All-da&y", self)
         self.start_edit = QDateTimeEdit(self)
         self.end_edit = QDateTimeEdit(self)
         for edit in (self.start_edit, self.end_edit):
@@ -154,7 +154,7 @@ class ActivityDialog(QDialog):
         self.outcome_edit = QLineEdit(self)
         self.outcome_edit.setPlaceholderText("What came out of it")
 
-        self.follow_check = QCheckBox("&Follow-up", self)
+        self.follow_check = QCheckBox("Follow-up (Alt+F)", self)
         self.follow_kind = QComboBox(self)
         for k in (ActivityKind.TASK, ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL):
             self.follow_kind.addItem(KIND_LABELS[k], k)
@@ -216,6 +216,10 @@ class ActivityDialog(QDialog):
         for number, k in enumerate(ActivityKind, start=1):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
             shortcut.activated.connect(lambda k=k: self._set_kind(k))
+
+        # Explicit, because some platforms only honour "&" mnemonics while Alt is shown.
+        follow_shortcut = QShortcut(QKeySequence("Alt+F"), self)
+        follow_shortcut.activated.connect(self.follow_check.toggle)
 
         self.kind_combo.currentIndexChanged.connect(self.on_kind_combo_changed)
         self.all_day_check.toggled.connect(self.on_all_day_check_toggled)
@@ -327,7 +331,8 @@ class ActivityDialog(QDialog):
     def _load_owners(self) -> None:
         me = self.context.current_user_id
         current = self.activity.owner_id if self.activity else me
-        self.owner_combo.addItem("(nobody)", None)
+        # Until the team arrives the combo holds the current owner, so an early save keeps it.
+        self.owner_combo.addItem("(me)" if current == me else "(unchanged)", current)
         if me is None:
             self.owner_combo.setEnabled(current is not None)
             return
