@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from crm_desktop.config import Settings
 from crm_desktop.models import Account, Address, Contact, Product, Quote, QuoteLine, User
+from crm_desktop.services import quotes as quote_service
 from crm_desktop.services.errors import NotFound
 from crm_desktop.services.money import minor_units, round_money
 
@@ -37,6 +38,15 @@ class QuoteDocumentLine:
     discount_percent: Decimal
     tax_rate: Decimal
     net_amount: Decimal
+
+
+@dataclass(frozen=True)
+class TaxBreakdown:
+    """The tax at one rate: its taxable base (after the quote discount) and the tax."""
+
+    rate: Decimal
+    base: Decimal
+    tax: Decimal
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class QuoteDocument:
     terms: str
     notes: str
     lines: tuple[QuoteDocumentLine, ...] = field(default_factory=tuple)
+    tax_breakdown: tuple[TaxBreakdown, ...] = field(default_factory=tuple)
 
     @property
     def title(self) -> str:
@@ -127,12 +138,16 @@ def load_quote_document(
         address = next((a for a in addresses if a.label == "billing"), None) or (
             addresses[0] if addresses else None
         )
-    rows = session.execute(
-        select(QuoteLine, Product.code, Product.unit)
-        .outerjoin(Product, Product.id == QuoteLine.product_id)
-        .where(QuoteLine.quote_id == quote.id, QuoteLine.deleted.is_(False))
-        .order_by(QuoteLine.position)
+    rows = list(
+        session.execute(
+            select(QuoteLine, Product.code, Product.unit)
+            .outerjoin(Product, Product.id == QuoteLine.product_id)
+            .where(QuoteLine.quote_id == quote.id, QuoteLine.deleted.is_(False))
+            .order_by(QuoteLine.position, QuoteLine.created_at, QuoteLine.id)
+        )
     )
+    # The per-rate breakdown is the quote service's arithmetic (it changes nothing here).
+    totals = quote_service.compute_totals(quote, [row[0] for row in rows])
     lines = tuple(
         QuoteDocumentLine(
             position=index,
@@ -176,6 +191,7 @@ def load_quote_document(
         terms=quote.terms or "",
         notes=quote.notes or "",
         lines=lines,
+        tax_breakdown=tuple(TaxBreakdown(t.rate, t.base, t.tax) for t in totals.tax_by_rate),
     )
 
 

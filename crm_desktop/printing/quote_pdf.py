@@ -130,7 +130,21 @@ def quote_html(doc: QuoteDocument, *, logo_size: tuple[int, int] | None = None) 
             )
         )
         totals.append(("Net", format_amount(doc.subtotal - doc.discount_total, cur)))
-    totals.append(("Tax", format_amount(doc.tax_total, cur)))
+    if len(doc.tax_breakdown) > 1:
+        # One line per rate with its base, as a VAT invoice shows it (EN 16931 breakdown).
+        for tax in doc.tax_breakdown:
+            totals.append(
+                (
+                    f"Tax {format_number(tax.rate)} % on {format_amount(tax.base, cur)}",
+                    format_amount(tax.tax, cur),
+                )
+            )
+    elif doc.tax_breakdown:
+        totals.append(
+            (f"Tax {format_number(doc.tax_breakdown[0].rate)} %", format_amount(doc.tax_total, cur))
+        )
+    else:
+        totals.append(("Tax", format_amount(doc.tax_total, cur)))
     totals_html = "".join(
         f'<tr><td style="padding:3px 10px 3px 0;">{_e(k)}</td>'
         f'<td align="right" style="padding:3px 0;">{_e(v)}</td></tr>'
@@ -170,7 +184,7 @@ def quote_html(doc: QuoteDocument, *, logo_size: tuple[int, int] | None = None) 
 {"".join(body_rows)}
 </table>
 <br/>
-<table width="100%" cellspacing="0" cellpadding="0"><tr><td width="55%"></td><td>
+<table width="100%" cellspacing="0" cellpadding="0"><tr><td width="45%"></td><td>
 <table width="100%" cellspacing="0" cellpadding="0">{totals_html}</table>
 </td></tr></table>
 {terms_html}
