@@ -46,6 +46,7 @@ from crm_desktop.models.enums import (
 )
 from crm_desktop.services import pipeline
 from crm_desktop.services.errors import NotFound, ValidationError
+from crm_desktop.services.leads import score_lead
 
 #: Region assumed for phone numbers typed without a leading "+country code".
 DEFAULT_PHONE_REGION = "US"
@@ -251,7 +252,9 @@ class LeadView:
     converted_account: Choice | None = None
     converted_contact: Choice | None = None
     converted_opportunity: Choice | None = None
-    timeline: tuple[TimelineItem, ...] = ()
+    suggested_grade: str = ""
+    score: int = 0
+    score_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -943,6 +946,8 @@ def load_lead(session: Session, lead_id: uuid.UUID | None) -> LeadView:
         notes=_text(lead.notes),
     )
 
+    scored = score_lead(lead)
+
     def choice(model: type, rid: uuid.UUID | None, attr: str) -> Choice | None:
         if rid is None:
             return None
@@ -960,6 +965,9 @@ def load_lead(session: Session, lead_id: uuid.UUID | None) -> LeadView:
         converted_account=choice(Account, lead.converted_account_id, "name"),
         converted_contact=choice(Contact, lead.converted_contact_id, "full_name"),
         converted_opportunity=choice(Opportunity, lead.converted_opportunity_id, "name"),
+        suggested_grade=str(scored.grade),
+        score=scored.score,
+        score_reasons=tuple(scored.reasons),
     )
 
 

@@ -55,6 +55,7 @@ from crm_desktop.ui.widgets.forms import Banner, money
 
 MIME_TYPE = "application/x-fieldcrm-opportunity-ids"
 CARD_ROLE = Qt.ItemDataRole.UserRole
+OVERDUE_ROLE = Qt.ItemDataRole.UserRole + 1
 PERIODS = (
     ("this_quarter", "Closing this quarter"),
     ("next_quarter", "Closing next quarter"),
@@ -62,6 +63,7 @@ PERIODS = (
     ("all", "Any close date"),
 )
 COLUMN_WIDTH = 250
+MAX_CURRENCY_LINES = 3
 CARD_HEIGHT = 74
 RELOAD_DELAY_MS = 150
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -99,6 +101,12 @@ class CardModel(QAbstractListModel):
             return card.name
         if role == CARD_ROLE:
             return card
+        if role == OVERDUE_ROLE:
+            return (
+                not self.stage.is_closed
+                and card.close_date is not None
+                and card.close_date < date.today()
+            )
         if role == Qt.ItemDataRole.ToolTipRole:
             close = card.close_date.isoformat() if card.close_date else "no close date"
             return (
@@ -178,7 +186,8 @@ class CardDelegate(QStyledItemDelegate):
         )
         painter.setBrush(QColor("#e8f0fe") if selected else QColor("white"))
         painter.drawRoundedRect(rect, 5, 5)
-        overdue = card.close_date is not None and card.close_date < date.today()
+        # Only an open deal can be overdue; a closed one's date is simply when it closed.
+        overdue = bool(index.data(OVERDUE_ROLE))
         inner = rect.adjusted(8, 5, -8, -5)
         line = inner.height() // 3
         base_font = QFont(option.font)
@@ -256,23 +265,27 @@ class StageColumn(QFrame):
         layout.addWidget(self.view, 1)
 
     def show_column(self, column: rv.BoardColumn, currency: str) -> None:
-        """Show a column's cards and its count, total and weighted total."""
+        """Show a column's cards, its count, and its total and weighted total per currency."""
         self.model.set_cards(column.cards)
-        main = next((t for t in column.totals if t.currency == currency), None)
-        total = money(main.total, currency) if main else money(Decimal(0), currency)
-        weighted = money(main.weighted, currency) if main else money(Decimal(0), currency)
         deals = f"{column.count} deal{'s' if column.count != 1 else ''}"
-        text = f"{deals} · {total}\nweighted {weighted}"
-        others = [t for t in column.totals if t.currency != currency]
-        if others:
-            text += "\n+ " + ", ".join(f"{t.count} in {t.currency}" for t in others)
-            self.figures.setToolTip(
-                "\n".join(
-                    f"{t.currency}: {money(t.total, t.currency)} (weighted {money(t.weighted, t.currency)})"
-                    for t in column.totals
-                )
+        totals = column.totals or (pipeline.CurrencyTotal(currency, 0, Decimal(0), Decimal(0)),)
+        # Amounts are never added across currencies: one line each, the board's main first.
+        lines = [
+            f"{money(t.total, t.currency)} · w {money(t.weighted, t.currency)}" for t in totals
+        ]
+        shown = lines[:MAX_CURRENCY_LINES]
+        if len(lines) > MAX_CURRENCY_LINES:
+            shown.append(f"+ {len(lines) - MAX_CURRENCY_LINES} more currencies")
+        self.title.setText(f"{self.stage.name}  ·  {deals}")
+        self.figures.setText("\n".join(shown))
+        self.figures.setToolTip(
+            "Total and weighted total (w) per currency:\n"
+            + "\n".join(
+                f"{t.count} in {t.currency}: {money(t.total, t.currency)}, "
+                f"weighted {money(t.weighted, t.currency)}"
+                for t in totals
             )
-        self.figures.setText(text)
+        )
 
 
 class PipelineBoard(QWidget):
@@ -321,6 +334,7 @@ class PipelineBoard(QWidget):
         bar.addStretch(1)
         self.summary = QLabel(self)
         self.summary.setObjectName("board_summary")
+        self.summary.setWordWrap(True)
         bar.addWidget(self.summary)
         layout.addLayout(bar)
         self.banner = Banner(self)
@@ -399,11 +413,17 @@ class PipelineBoard(QWidget):
             self.columns[column.stage.id].show_column(column, data.currency)
         open_columns = [c for c in data.columns if not c.stage.is_closed]
         count = sum(c.count for c in open_columns)
-        total = sum((c.total_in(data.currency) for c in open_columns), Decimal(0))
-        weighted = sum((c.weighted_in(data.currency) for c in open_columns), Decimal(0))
-        self.summary.setText(
-            f"Open: {count} deals · {money(total, data.currency)} · weighted {money(weighted, data.currency)}"
+        per_currency: dict[str, tuple[Decimal, Decimal]] = {}
+        for col in open_columns:
+            for t in col.totals:
+                total, weighted = per_currency.get(t.currency, (Decimal(0), Decimal(0)))
+                per_currency[t.currency] = (total + t.total, weighted + t.weighted)
+        ordered = sorted(per_currency.items(), key=lambda kv: (kv[0] != data.currency, kv[0]))
+        figures = "; ".join(
+            f"{money(total, cur)} (weighted {money(weighted, cur)})"
+            for cur, (total, weighted) in ordered
         )
+        self.summary.setText(f"Open: {count} deals" + (f" · {figures}" if figures else ""))
         self.empty.setVisible(not data.columns)
         self.scroll_area.setVisible(bool(data.columns))
         self.board_loaded.emit(data)

@@ -80,11 +80,41 @@ def test_columns_show_count_total_and_weighted_total(board: PipelineBoard) -> No
         "Negotiation",
     ]
     proposal = column(board, "Proposal")
-    assert proposal.figures.text() == "1 deal · 125,000.00 USD\nweighted 75,000.00 USD"
+    assert proposal.title.text() == "Proposal  ·  1 deal"
+    assert proposal.figures.text() == "125,000.00 USD · w 75,000.00 USD"
     prospecting = column(board, "Prospecting")
-    assert prospecting.figures.text() == "1 deal · 9,800.50 USD\nweighted 980.05 USD"
-    assert column(board, "Negotiation").figures.text().startswith("0 deals")
-    assert board.summary.text() == "Open: 2 deals · 134,800.50 USD · weighted 75,980.05 USD"
+    assert prospecting.figures.text() == "9,800.50 USD · w 980.05 USD"
+    assert column(board, "Negotiation").title.text().endswith("0 deals")
+    assert board.summary.text() == "Open: 2 deals · 134,800.50 USD (weighted 75,980.05 USD)"
+
+
+def test_amounts_in_other_currencies_are_never_added_together(
+    qtbot: QtBot, store: Store, crm: Crm, board: PipelineBoard
+) -> None:
+    with store.sessions.begin() as s:
+        s.add(
+            Opportunity(
+                name="Acme Europe",
+                account_id=crm.acme,
+                stage_id=crm.stages["Proposal"],
+                probability=60,
+                amount=Decimal("1000"),
+                currency="EUR",
+                close_date=date.today(),
+                owner_id=crm.me,
+            )
+        )
+    with qtbot.waitSignal(board.board_loaded, timeout=5000):
+        board.reload()
+    proposal = column(board, "Proposal")
+    assert proposal.title.text() == "Proposal  ·  2 deals"
+    assert proposal.figures.text().splitlines() == [
+        "125,000.00 USD · w 75,000.00 USD",
+        "1,000.00 EUR · w 600.00 EUR",
+    ]
+    assert board.summary.text() == (
+        "Open: 3 deals · 134,800.50 USD (weighted 75,980.05 USD); 1,000.00 EUR (weighted 600.00 EUR)"
+    )
 
 
 def test_dragging_a_card_moves_the_deal_and_probability_follows(
@@ -98,7 +128,7 @@ def test_dragging_a_card_moves_the_deal_and_probability_follows(
     assert moved.args[0] == crm.pumps
     assert card_names(board, "Negotiation") == ["Globex pumps"]
     assert card_names(board, "Prospecting") == []
-    assert column(board, "Negotiation").figures.text().endswith("weighted 7,840.40 USD")
+    assert column(board, "Negotiation").figures.text() == "9,800.50 USD · w 7,840.40 USD"
     assert "probability now 80%" in board.banner.text()
     with store.sessions() as s:
         opp = s.get(Opportunity, crm.pumps)
@@ -219,6 +249,7 @@ def test_thousands_of_open_deals_load_into_list_views(
         board.reload()
     qualification = column(board, "Qualification")
     assert qualification.model.rowCount() == 3000
-    assert qualification.figures.text() == "3000 deals · 300,000.00 USD\nweighted 60,000.00 USD"
+    assert qualification.title.text() == "Qualification  ·  3000 deals"
+    assert qualification.figures.text() == "300,000.00 USD · w 60,000.00 USD"
     # One list view per column, painting only visible cards: no widget per card.
     assert len(qualification.findChildren(type(qualification.figures))) < 5

@@ -344,7 +344,10 @@ def test_buying_centre_member_added_shows_who_decides(
 
     tree = page.buying_centre.tree
     heads = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]  # type: ignore[union-attr]
-    assert heads == ["Decision makers", "Influencers"]  # deciders first
+    assert [h.split(" — ")[0] for h in heads] == [
+        "Decision makers",
+        "Influencers",
+    ]  # deciders first
     member = page.buying_centre.member_item("王美")
     assert member is not None
     assert (member.text(1), member.text(2)) == ("Head of Purchasing", "Opponent")
@@ -464,3 +467,18 @@ def test_new_lead_grade_and_status_are_saved(
 def test_unknown_entity_is_refused(ui_context: AppContext) -> None:
     with pytest.raises(ValueError, match="no record page"):
         create_record_page(ui_context, "spaceship", None, None)
+
+
+def test_lead_page_explains_and_applies_the_suggested_grade(
+    qtbot: QtBot, store: Store, crm: Crm, page_factory: PageFactory
+) -> None:
+    page = page_factory("lead", crm.lead)
+    assert isinstance(page, LeadPage)
+    suggestion = page.suggestion.text()
+    assert "(score " in suggestion and "company given" in suggestion
+    suggested = page.view.suggested_grade
+    assert suggested != page.view.form.grade  # graded A by hand; the signals say less
+    qtbot.mouseClick(page.use_grade_button, Qt.MouseButton.LeftButton)
+    save(qtbot, page)
+    with store.sessions() as s:
+        assert str(s.get(Lead, crm.lead).grade) == suggested  # type: ignore[union-attr]

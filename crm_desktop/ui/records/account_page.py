@@ -222,3 +222,4 @@ class AccountPage(RecordPage):
 
     def on_contact_unlinked(self, _result: object) -> None:
         self.banner.show_message("info", "Contact removed from this account.")
+        self.reload()

@@ -68,6 +68,7 @@ class RecordPage(QWidget):
         self.view: Any = None
         self.dirty = False
         self.busy = False
+        self._announcing = False
         self.setObjectName(f"{self.entity}_page")
 
         outer = QVBoxLayout(self)
@@ -181,7 +182,8 @@ class RecordPage(QWidget):
             message = error.message
         else:
             message = str(error) or type(error).__name__
-        self.banner.show_message("error", message)
+        # Say plainly that nothing was stored: the write ran in one transaction and rolled back.
+        self.banner.show_message("error", f"Not saved: {message}")
         self.failed.emit(message)
 
     # -- loading
@@ -217,6 +219,8 @@ class RecordPage(QWidget):
 
     def on_context_data_changed(self, entity: str) -> None:
         # A page holding unsaved edits is not reloaded under the user's fingers.
+        if self._announcing:
+            return
         if (entity == self.entity or entity in self.watches) and not self.dirty:
             self._reload_timer.start()
 
@@ -244,9 +248,18 @@ class RecordPage(QWidget):
 
     def on_write_done(self, result: Any) -> None:
         self._set_busy(False)
-        for entity in self._pending_changed:
-            self.context.notify_changed(entity)
+        self.notify_others(*self._pending_changed)
         self._pending_done(result)
+
+    def notify_others(self, *entities: str) -> None:
+        """Announce changes to every other screen; this page reloads itself when it needs to,
+        so its own announcement must not queue a second, racing reload."""
+        self._announcing = True
+        try:
+            for entity in entities:
+                self.context.notify_changed(entity)
+        finally:
+            self._announcing = False
 
     def on_write_failed(self, error: BaseException) -> None:
         self._set_busy(False)

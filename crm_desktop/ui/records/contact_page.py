@@ -195,3 +195,4 @@ class ContactPage(RecordPage):
 
     def on_link_removed(self, _result: object) -> None:
         self.banner.show_message("info", "Link to the account removed.")
+        self.reload()

@@ -12,7 +12,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 from sqlalchemy.orm import Session
 
 from crm_desktop.models.enums import LeadStatus
@@ -21,6 +30,7 @@ from crm_desktop.services.errors import ValidationError
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.records.base import RecordPage
 from crm_desktop.ui.records.dialogs import WriteDialog
+from crm_desktop.ui.widgets.forms import section_title
 
 GRADE_HINTS = {"A": "A — hot", "B": "B — warm", "C": "C — cool", "D": "D — cold"}
 
@@ -134,12 +144,20 @@ class LeadPage(RecordPage):
         f.add_combo("owner_id", "Owner", [], blank="— nobody —")
         f.add_text("notes", "Notes", 90)
 
-        self.converted_box = QWidget(self)
+        # Right-hand panel: what became of the lead, or what to do with it next.
+        panel = QWidget(self.body)
+        side = QVBoxLayout(panel)
+        side.setContentsMargins(8, 0, 0, 0)
+        self.converted_box = QFrame(panel)
         self.converted_box.setObjectName("converted_box")
-        row = QHBoxLayout(self.converted_box)
-        row.setContentsMargins(0, 0, 0, 0)
+        self.converted_box.setStyleSheet(
+            "#converted_box { background:#e6f4ea; border:1px solid #b7dfc2; border-radius:4px; }"
+        )
+        box = QVBoxLayout(self.converted_box)
         self.converted_label = QLabel(self.converted_box)
-        row.addWidget(self.converted_label)
+        self.converted_label.setWordWrap(True)
+        box.addWidget(self.converted_label)
+        row = QHBoxLayout()
         self.open_buttons: dict[str, QPushButton] = {}
         for entity, text in (
             ("account", "Open account"),
@@ -153,15 +171,37 @@ class LeadPage(RecordPage):
             row.addWidget(button)
             self.open_buttons[entity] = button
         row.addStretch(1)
+        box.addLayout(row)
         self.converted_box.hide()
+        side.addWidget(self.converted_box)
 
+        side.addWidget(section_title("Suggested grade", panel))
+        self.suggestion = QLabel(panel)
+        self.suggestion.setObjectName("grade_suggestion")
+        self.suggestion.setWordWrap(True)
+        self.suggestion.setTextFormat(Qt.TextFormat.PlainText)
+        side.addWidget(self.suggestion)
+        self.use_grade_button = QPushButton("Use suggested grade", panel)
+        self.use_grade_button.setObjectName("use_grade_button")
+        self.use_grade_button.clicked.connect(self.on_use_grade_button_clicked)
+        side.addWidget(self.use_grade_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.next_hint = QLabel(
+            "When the lead is qualified, Convert turns it into an account and a contact (reusing"
+            " ones that already exist) and, if you like, an opportunity to work on.",
+            panel,
+        )
+        self.next_hint.setWordWrap(True)
+        self.next_hint.setStyleSheet("color:#5f6368; margin-top:12px;")
+        side.addWidget(self.next_hint)
+        side.addStretch(1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
+        splitter.addWidget(self.scrolled(self.form))
+        splitter.addWidget(panel)
+        splitter.setSizes([480, 460])
         layout = QVBoxLayout(self.body)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.converted_box)
-        form_area = self.scrolled(self.form)
-        self.form.setMaximumWidth(720)
-        layout.addWidget(form_area, 1)
-        layout.setAlignment(form_area, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(splitter)
         self._targets: dict[str, uuid.UUID] = {}
 
     def _load(self) -> Callable[[Session], Any]:
@@ -204,6 +244,18 @@ class LeadPage(RecordPage):
             self.converted_box.show()
         else:
             self.converted_box.hide()
+        if view.id is not None and view.suggested_grade:
+            reasons = "\n".join(f"  {r}" for r in view.score_reasons) or "  no signals yet"
+            self.suggestion.setText(
+                f"{GRADE_HINTS.get(view.suggested_grade, view.suggested_grade)}"
+                f" (score {view.score})\n{reasons}"
+            )
+        else:
+            self.suggestion.setText("Save the lead to see a suggested grade.")
+        self.use_grade_button.setEnabled(
+            view.id is not None and not is_converted and view.suggested_grade != view.form.grade
+        )
+        self.next_hint.setVisible(not is_converted)
         parts = [p for p in (view.form.title, view.form.company) if p]
         grade = f"Grade {view.form.grade}" if view.form.grade else "Not graded"
         self.subtitle_label.setText(
@@ -259,6 +311,11 @@ class LeadPage(RecordPage):
             self.context.open_record("opportunity", result.opportunity_id)
         else:
             self.context.open_record("account", result.account_id)
+
+    def on_use_grade_button_clicked(self) -> None:
+        if isinstance(self.view, rv.LeadView) and self.view.suggested_grade:
+            self.form.set_value("grade", self.view.suggested_grade)
+            self.dirty = True
 
     def on_open_button_clicked(self) -> None:
         button = self.sender()

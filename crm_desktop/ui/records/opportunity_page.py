@@ -379,7 +379,7 @@ class OpportunityPage(RecordPage):
         self.lost_dialog.open()
 
     def on_lost_dialog_written(self, _opportunity_id: uuid.UUID) -> None:
-        self.context.notify_changed("opportunity")
+        self.notify_others("opportunity")
         self.banner.show_message("info", "Closed as lost.")
         self.reload()
 
@@ -438,3 +438,4 @@ class OpportunityPage(RecordPage):
 
     def on_member_removed(self, _result: object) -> None:
         self.banner.show_message("info", "Removed from the buying centre.")
+        self.reload()

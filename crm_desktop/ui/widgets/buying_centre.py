@@ -133,11 +133,9 @@ class BuyingCentreView(QWidget):
             if not in_role:
                 continue
             title, hint = ROLE_TITLES[role]
-            head = QTreeWidgetItem([title, hint])
+            head = QTreeWidgetItem([f"{title} — {hint}"])
             head.setFont(0, bold)
-            head.setForeground(1, QBrush(QColor("#80868b")))
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            head.setFirstColumnSpanned(False)
             for member in in_role:
                 attitude = Attitude(member.attitude)
                 colour, label = ATTITUDE_STYLE[attitude]
@@ -152,6 +150,7 @@ class BuyingCentreView(QWidget):
                     item.setFont(0, bold)
                 head.addChild(item)
             self.tree.addTopLevelItem(head)
+            head.setFirstColumnSpanned(True)
             head.setExpanded(True)
         self.tree.setColumnWidth(0, 190)
         self.tree.setColumnWidth(1, 160)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -115,6 +116,8 @@ class FieldForm(QWidget):
     def _add(self, name: str, label: str, widget: QWidget) -> None:
         widget.setObjectName(name)
         box = QWidget(self)
+        # Rows keep their natural height: a tall page must not spread fields apart.
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
