@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -80,7 +81,8 @@ class QuotesView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The opportunity name is the column with text to spare.
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         top = QHBoxLayout()
         top.addWidget(self.search_edit, 1)
         top.addWidget(self.status_combo)
@@ -126,7 +128,8 @@ class QuotesView(QWidget):
         if generation != self._generation:
             return  # an older filter's answer
         self.model.set_rows(rows)
-        self.table.resizeColumnsToContents()
+        for column in (0, 1, 2, 4, 5, 6, 7):
+            self.table.resizeColumnToContents(column)
         self.count_label.setText(f"{len(rows)} quotes")
         self.quotes_loaded.emit(len(rows))
 
