@@ -94,7 +94,7 @@ class AccountPage(RecordPage):
             ["Opportunity", "Stage", "Amount", "Prob.", "Close date"],
             entity="opportunity",
             empty_text="No opportunities with this account yet.",
-            widths=(220, 110, 120, 50),
+            widths=(320, 110, 130, 50),
         )
         self.opportunities.record_activated.connect(self.on_related_record_activated)
         self.timeline = Timeline(empty_text="No activities with this account yet.")

@@ -31,7 +31,7 @@ class Timeline(QStackedWidget):
         super().__init__(parent)
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("timeline")
-        self.tree.setHeaderLabels(["When", "", "Subject", "Regarding", "Owner", "Status"])
+        self.tree.setHeaderLabels(["When", "", "Subject", "Status", "Owner", "Regarding"])
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
@@ -51,17 +51,17 @@ class Timeline(QStackedWidget):
                     format_when(item.when),
                     KIND_GLYPHS.get(item.kind, "•"),
                     item.subject,
-                    item.regarding,
-                    item.owner,
                     item.status,
+                    item.owner,
+                    item.regarding,
                 ]
             )
             row.setToolTip(1, item.kind)
             row.setToolTip(2, item.outcome or item.subject)
-            row.setForeground(5, QBrush(QColor(STATUS_COLOURS.get(item.status, "#3c4043"))))
+            row.setForeground(3, QBrush(QColor(STATUS_COLOURS.get(item.status, "#3c4043"))))
             rows.append(row)
         self.tree.addTopLevelItems(rows)
-        for column, width in enumerate((130, 28, 260, 200, 120)):
+        for column, width in enumerate((125, 26, 300, 75, 120)):
             self.tree.setColumnWidth(column, width)
         self.setCurrentWidget(self.tree if rows else self.empty)
 
