@@ -332,11 +332,13 @@ class PipelineBoard(QWidget):
         bar.addWidget(QLabel("Close:", self))
         bar.addWidget(self.period_combo)
         bar.addStretch(1)
+        layout.addLayout(bar)
+        # Its own line: with several currencies the figures are too long to share the bar.
         self.summary = QLabel(self)
         self.summary.setObjectName("board_summary")
         self.summary.setWordWrap(True)
-        bar.addWidget(self.summary)
-        layout.addLayout(bar)
+        self.summary.setStyleSheet("color:#3c4043;")
+        layout.addWidget(self.summary)
         self.banner = Banner(self)
         layout.addWidget(self.banner)
 
