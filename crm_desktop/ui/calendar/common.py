@@ -73,7 +73,9 @@ def block_colour(row: ActivityRow, owner_colours: dict[uuid.UUID, str] | None = 
 
 def text_colour(fill: QColor) -> QColor:
     """Black or white, whichever reads better on ``fill``."""
-    return QColor("#000000") if fill.lightnessF() > 0.6 else QColor("#FFFFFF")
+    # Perceived brightness (ITU-R BT.601 weights): orange and yellow read better with black.
+    luma = 0.299 * fill.red() + 0.587 * fill.green() + 0.114 * fill.blue()
+    return QColor("#000000") if luma > 150 else QColor("#FFFFFF")
 
 
 def local_span(row: ActivityRow, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
@@ -141,8 +143,14 @@ class Lane:
     columns: int
 
 
-def pack_lanes(spans: Sequence[tuple[uuid.UUID, datetime, datetime]]) -> dict[uuid.UUID, Lane]:
-    """Side-by-side columns for overlapping blocks of one day (greedy, like most calendars)."""
+def pack_lanes(
+    spans: Sequence[tuple[uuid.UUID, datetime, datetime]], min_span: timedelta = SNAP
+) -> dict[uuid.UUID, Lane]:
+    """Side-by-side columns for overlapping blocks of one day (greedy, like most calendars).
+
+    ``min_span`` is the shortest a block is drawn: two short entries that would overlap on
+    screen (a block is never less than a text line tall) get separate columns too.
+    """
     result: dict[uuid.UUID, Lane] = {}
     ordered = sorted(spans, key=lambda s: (s[1], -(s[2] - s[1]).total_seconds()))
     cluster: list[tuple[uuid.UUID, int]] = []
@@ -154,7 +162,7 @@ def pack_lanes(spans: Sequence[tuple[uuid.UUID, datetime, datetime]]) -> dict[uu
             result[ident] = Lane(col, len(column_ends))
 
     for ident, start, end in ordered:
-        end = max(end, start + SNAP)
+        end = max(end, start + min_span)
         if cluster_end is not None and start >= cluster_end:
             close()
             cluster, column_ends, cluster_end = [], [], None

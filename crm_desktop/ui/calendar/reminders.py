@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -87,6 +87,10 @@ class ReminderCenter(QObject):
                 self.tray.setToolTip("Field CRM reminders")
                 self.tray.show()
         context.data_changed.connect(self.on_context_data_changed)
+
+    def today(self, zone: ZoneInfo) -> date:
+        """Today's date in ``zone`` by this centre's clock."""
+        return self._now().astimezone(zone).date()
 
     def start(self) -> None:
         """Check now (shows what fell due while the app was closed), then on every tick."""
@@ -219,11 +223,16 @@ class ReminderList(QWidget):
         self.list.clear()
         for row in rows:
             span = row.span_utc()
-            when = (
-                short_time(span[0].astimezone(self.zone))
-                if span
-                else (row.start_date.isoformat() if row.start_date else "")
-            )
+            if span is not None:
+                local = span[0].astimezone(self.zone)
+                # A reminder from another day (missed while closed) says which day.
+                day = (
+                    "" if local.date() == self.center.today(self.zone) else local.strftime("%d %b ")
+                )
+                when = day + short_time(local)
+            else:
+                when = row.start_date.strftime("%d %b") if row.start_date else ""
+
             text = f"{when}  {KIND_LABELS[row.kind]}: {row.subject}"
             if row.related_label:
                 text += f" — {row.related_label}"

@@ -244,7 +244,8 @@ class TimeGrid(_ItemSurface):
                 if (end <= day_start or start >= day_end) and not (start == end == day_start):
                     continue
                 spans.append((item.id, max(start, day_start), min(max(end, start + SNAP), day_end)))
-            lanes = pack_lanes(spans)
+            line = timedelta(hours=(self.fontMetrics().height() + 2) / self.hour_height)
+            lanes = pack_lanes(spans, max(SNAP, line))
             width = self.column_width()
             for ident, start, end in spans:
                 lane = lanes[ident]
@@ -255,7 +256,8 @@ class TimeGrid(_ItemSurface):
                     self.column_x(index) + 1 + lane.column * lane_width,
                     top,
                     lane_width,
-                    max(bottom - top, self.hour_height / 4),
+                    # Short entries still get one readable line.
+                    max(bottom - top, self.hour_height / 4, self.fontMetrics().height() + 2),
                 )
                 # A block crossing midnight is drawn in each day; hit-testing uses the first.
                 rects.setdefault(ident, rect)
