@@ -304,8 +304,10 @@ class ServerProcess:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[ServerProcess]:
-    """A real server process with two workers on this test's database."""
-    process = ServerProcess(settings)
+def server(settings: Settings, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """A real server process on this test's database: two workers, or as many as an indirect
+    parametrization (``@pytest.mark.parametrize("server", [1], indirect=True)``) asks for."""
+    workers = getattr(request, "param", 2)
+    process = ServerProcess(settings, workers=workers)
     yield process
     process.stop()
