@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 import records_fixtures as rf
-from PySide6.QtCore import QMimeData, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QComboBox
 from pytestqt.qtbot import QtBot
 from records_fixtures import Crm
@@ -45,29 +45,59 @@ def card_names(board: PipelineBoard, name: str) -> list[str]:
     return [c.name for c in column(board, name).model.cards]
 
 
-def drag_card(qtbot: QtBot, board: PipelineBoard, card: str, source: str, target: str) -> None:
-    """Drag ``card`` from one column's list onto another's, through the views' own DnD handlers.
+def drag_card(
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    board: PipelineBoard,
+    card: str,
+    source: str,
+    target: str,
+) -> None:
+    """Drag ``card`` from one column onto another with the mouse.
 
-    The offscreen platform cannot run a real QDrag (it needs a window system's drag loop), so
-    the drag's payload comes from the source model as QAbstractItemView::startDrag would take
-    it, and the target view receives the enter, move and drop events a real drag delivers.
+    The press and the move go to the source list as real mouse events, so the view itself
+    decides that a drag begins and calls ``startDrag``. There a real QDrag would hand over to
+    the window system's drag loop, which the offscreen platform does not have; so from that
+    point the payload is taken from the view's selection exactly as ``startDrag`` takes it, and
+    the target list receives the enter, move and drop events that a real drag delivers.
     """
     src = column(board, source)
+    dst = column(board, target).view.viewport()
     row = [c.name for c in src.model.cards].index(card)
-    index = src.model.index(row, 0)
-    src.view.setCurrentIndex(index)
-    mime: QMimeData = src.model.mimeData([index])
-    viewport = column(board, target).view.viewport()
-    point = QPointF(viewport.width() / 2, 10)
-    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(point, Qt.DropAction.MoveAction, mime, buttons, mods)
-    QApplication.sendEvent(viewport, enter)
-    assert enter.isAccepted()
-    move = QDragMoveEvent(point, Qt.DropAction.MoveAction, mime, buttons, mods)
-    QApplication.sendEvent(viewport, move)
-    assert move.isAccepted()
-    drop = QDropEvent(point, Qt.DropAction.MoveAction, mime, buttons, mods)
-    QApplication.sendEvent(viewport, drop)
+    start = src.view.visualRect(src.model.index(row, 0)).center()
+    started: list[Qt.DropAction] = []
+
+    def start_drag(actions: Qt.DropAction) -> None:
+        started.append(actions)
+        mime = src.model.mimeData(src.view.selectedIndexes())
+        point = QPointF(dst.width() / 2, 10)
+        buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        enter = QDragEnterEvent(point, actions, mime, buttons, mods)
+        QApplication.sendEvent(dst, enter)
+        assert enter.isAccepted()
+        move = QDragMoveEvent(point, actions, mime, buttons, mods)
+        QApplication.sendEvent(dst, move)
+        assert move.isAccepted()
+        QApplication.sendEvent(dst, QDropEvent(point, actions, mime, buttons, mods))
+
+    monkeypatch.setattr(src.view, "startDrag", start_drag)
+    qtbot.mousePress(src.view.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    # QTest's mouseMove carries no pressed button; a drag needs one, as a real hand gives it.
+    for step in (5, 40):
+        to = QPointF(start.x() + step, start.y() + step)
+        QApplication.sendEvent(
+            src.view.viewport(),
+            QMouseEvent(
+                QEvent.Type.MouseMove,
+                to,
+                src.view.viewport().mapToGlobal(to),
+                Qt.MouseButton.NoButton,
+                Qt.MouseButton.LeftButton,
+                Qt.KeyboardModifier.NoModifier,
+            ),
+        )
+    assert started and started[0] & Qt.DropAction.MoveAction
+    qtbot.mouseRelease(src.view.viewport(), Qt.MouseButton.LeftButton, pos=start)
 
 
 def test_columns_show_count_total_and_weighted_total(board: PipelineBoard) -> None:
@@ -118,13 +148,17 @@ def test_amounts_in_other_currencies_are_never_added_together(
 
 
 def test_dragging_a_card_moves_the_deal_and_probability_follows(
-    qtbot: QtBot, store: Store, crm: Crm, board: PipelineBoard
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    store: Store,
+    crm: Crm,
+    board: PipelineBoard,
 ) -> None:
     with (
         qtbot.waitSignal(board.board_loaded, timeout=5000),
         qtbot.waitSignal(board.stage_changed, timeout=5000) as moved,
     ):
-        drag_card(qtbot, board, "Globex pumps", "Prospecting", "Negotiation")
+        drag_card(qtbot, monkeypatch, board, "Globex pumps", "Prospecting", "Negotiation")
     assert moved.args[0] == crm.pumps
     assert card_names(board, "Negotiation") == ["Globex pumps"]
     assert card_names(board, "Prospecting") == []
@@ -137,9 +171,13 @@ def test_dragging_a_card_moves_the_deal_and_probability_follows(
 
 
 def test_dropping_on_closed_lost_asks_for_the_reason(
-    qtbot: QtBot, store: Store, crm: Crm, board: PipelineBoard
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    store: Store,
+    crm: Crm,
+    board: PipelineBoard,
 ) -> None:
-    drag_card(qtbot, board, "Acme turbines", "Proposal", "Closed Lost")
+    drag_card(qtbot, monkeypatch, board, "Acme turbines", "Proposal", "Closed Lost")
     qtbot.waitUntil(lambda: board.lost_dialog.isVisible())
     dialog = board.lost_dialog
     with qtbot.waitSignal(dialog.failed, timeout=5000):
