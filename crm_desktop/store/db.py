@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_desktop.store import search
+from crm_desktop.sync import outbox
 
 
 def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -53,6 +54,8 @@ class Store:
         self.engine = create_sqlite_engine(self.path)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         search.install(self.sessions)
+        # Every ORM write also lands in the sync outbox, in the same transaction.
+        outbox.install(self.sessions)
 
     def dispose(self) -> None:
         """Close every pooled connection (before deleting or replacing the file)."""

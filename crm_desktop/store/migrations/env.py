@@ -9,9 +9,12 @@ from sqlalchemy import engine_from_config, pool
 
 import crm_desktop.models as models
 from crm_desktop.store.search import SEARCH_TABLES
+from crm_desktop.sync.tables import sync_metadata
 
 config = context.config
-target_metadata = models.Base.metadata
+# The shared entities plus the client-only sync tables (kept off models.Base, which the server
+# migrates too).
+target_metadata = [models.Base.metadata, sync_metadata]
 
 
 def include_object(

@@ -1,0 +1,881 @@
+"""The sync engine: push the outbox, pull the change feed, keep the conflict log. No Qt.
+
+One round (:meth:`SyncEngine.sync`) is push, then pull, then the conflict feed:
+
+* **Push** sends the outbox oldest first in batches (each mutation keeps its number ``n``, its
+  stamp and its base cursor). The answer is applied in one transaction: the acknowledged
+  mutations leave the outbox, their field bases are dropped, values the server decided
+  otherwise (a concurrent edit won by the other side, long text merged, an edit of a deleted
+  record) are written locally, rejected mutations are logged with the server's reason and their
+  fields restored to the server's value. A lost answer is harmless: the same batch is sent again
+  and comes back as ``duplicate``.
+* **Pull** asks for pages after the stored cursor and applies each page in one transaction
+  together with its new cursor (removals, deletes, then upserts, with ``executemany`` and
+  ``INSERT OR REPLACE``), re-indexing search for the page's rows in bulk. Foreign keys are off on
+  the engine's connections because pulled records may reference records the user cannot see.
+  A field with a pending local edit (a ``sync_base`` row) keeps the local value; the pulled
+  value becomes its new base (rebase), and the server decides when the edit arrives.
+* **Conflicts** fetches ``GET /v1/conflicts`` after the stored id into the local log, so a
+  conflict whose push answer was lost is still recorded.
+
+Interruption anywhere (network, kill -9, cancel) leaves the store consistent: each page and each
+push answer commits atomically with its bookkeeping, and every step is idempotent to repeat.
+
+Threading and transactions: a :class:`SyncEngine` is used by one thread at a time (the sync
+worker, or the ``crm sync`` command). It has its own SQLite connections (WAL; the app's sessions
+keep working) and keeps its write transactions short: one per pushed batch or pulled page, taken
+with ``BEGIN IMMEDIATE`` so a concurrent writer waits instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+
+from crm_desktop.models import ENTITIES, Base, utcnow
+from crm_desktop.store import search
+from crm_desktop.sync import outbox, state
+from crm_desktop.sync.clock import ClockError, Hlc
+from crm_desktop.sync.protocol import (
+    MAX_BODY_BYTES,
+    MAX_PULL_LIMIT,
+    ConflictEntry,
+    ConflictPage,
+    LoginResponse,
+    PullResponse,
+    PushResponse,
+    Scalar,
+)
+from crm_desktop.sync.state import SyncState
+from crm_desktop.sync.tables import (
+    storage_converters,
+    sync_base,
+    sync_conflict,
+    sync_outbox,
+    sync_state,
+    table_name,
+)
+from crm_desktop.sync.transport import (
+    DeviceRevoked,
+    ResyncRequired,
+    ServerBusy,
+    ServerError,
+    Transport,
+)
+
+log = logging.getLogger(__name__)
+
+#: Mutations per push request (the protocol allows 1000; smaller batches commit sooner).
+PUSH_BATCH = 500
+#: Stay well under the protocol's 8 MiB body limit.
+PUSH_MAX_BYTES = MAX_BODY_BYTES // 2
+#: SQLite's default limit on bound parameters is 32766; IN lists stay far below it.
+_CHUNK = 500
+
+
+class SyncError(Exception):
+    """Sync cannot go on for a reason the user must act on; the message says what to do."""
+
+
+class LocalDataWiped(SyncError):
+    """Head office revoked this device or disabled the account: local data was wiped."""
+
+
+class ProfileMismatch(SyncError):
+    """This profile already holds data of another user or server."""
+
+
+class SyncCancelled(SyncError):
+    """The round was stopped on request between two steps (everything done so far is kept)."""
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a round stands: ``phase`` is "push", "pull" or "conflicts"; ``done`` counts
+    mutations pushed or records pulled so far; ``total`` is known for pushes only."""
+
+    phase: str
+    done: int
+    total: int | None = None
+
+
+@dataclass
+class SyncReport:
+    """What one round did."""
+
+    pushed: int = 0
+    rejected: int = 0
+    conflicts: int = 0
+    pulled: int = 0
+    deleted: int = 0
+    removed: int = 0
+    cursor: int = 0
+    seconds: float = 0.0
+    #: Entity types changed locally by this round (so views can refresh).
+    changed: set[str] = field(default_factory=set)
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+_ALL_ENTITIES = tuple(ENTITIES)
+_SEARCHABLE = {name: search._COLUMNS[name] for name in search._COLUMNS}
+_DOC_ROWS = {
+    name: namedtuple(f"_{name}_doc", ("id", *columns)) for name, columns in _SEARCHABLE.items()
+}
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # Pulled rows may reference records outside the user's scope (protocol, "Pull").
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA cache_size=-64000")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def _on_begin(connection: Any) -> None:
+    # Writes take the lock up front: a deferred transaction that reads and then writes can fail
+    # with SQLITE_BUSY_SNAPSHOT when the UI committed in between, and busy_timeout can't help.
+    immediate = connection.get_execution_options().get("crm_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _create_engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}")
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _hex(record_id: str | uuid.UUID) -> str:
+    if isinstance(record_id, uuid.UUID):
+        return record_id.hex
+    text_id = record_id.replace("-", "").lower()
+    return text_id if len(text_id) == 32 else uuid.UUID(record_id).hex
+
+
+def _dashed(record_id: str) -> str:
+    return record_id if len(record_id) == 36 else str(uuid.UUID(record_id))
+
+
+class SyncEngine:
+    """Runs sync rounds for the store at ``database_path`` against ``transport``.
+
+    See the module docstring for the round and the threading/transaction contract.
+    ``sleep`` is injectable so tests don't wait on busy-server back-off.
+    """
+
+    def __init__(
+        self,
+        database_path: Path | str,
+        transport: Transport,
+        *,
+        push_batch: int = PUSH_BATCH,
+        pull_limit: int = MAX_PULL_LIMIT,
+        busy_retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.database_path = Path(database_path)
+        self.transport = transport
+        self.push_batch = push_batch
+        self.pull_limit = pull_limit
+        self.busy_retries = busy_retries
+        self._sleep = sleep
+        self._engine = _create_engine(self.database_path)
+
+    def close(self) -> None:
+        """Release the engine's connections (the transport is the caller's)."""
+        self._engine.dispose()
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with (
+            self._engine.connect().execution_options(crm_write=True) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    def state(self) -> SyncState:
+        """The current sync state (device id, cursor, who is signed in...)."""
+        with self._read() as connection:
+            return state.load(connection)
+
+    def pending(self) -> tuple[int, int]:
+        """(mutations, records) waiting in the outbox."""
+        with self._read() as connection:
+            return outbox.pending(connection)
+
+    def _call(self, request: Callable[[], Any]) -> Any:
+        """Run one request, retrying ``busy`` answers (nothing was applied) with back-off."""
+        for attempt in range(self.busy_retries + 1):
+            try:
+                return request()
+            except ServerBusy as exc:
+                if attempt == self.busy_retries:
+                    raise
+                delay = exc.retry_after if exc.retry_after is not None else 0.2 * 2**attempt
+                log.info("server busy, retrying in %.1f s", delay)
+                self._sleep(min(delay, 30.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- sign-in ------------------------------------------------------------------------
+
+    def sign_in(
+        self, *, server_url: str, username: str, password: str, device_name: str
+    ) -> LoginResponse:
+        """Log in with this profile's device id and record who the profile belongs to.
+
+        The caller keeps the returned token (in the keyring). A profile that already synced
+        with another user or server is refused (:class:`ProfileMismatch`): its data belongs to
+        them. A device id the server no longer accepts (revoked earlier) is replaced by a new one.
+        """
+        current = self.state()
+        if current.user_id is not None and (
+            current.server_url != server_url or (current.username or "") != username
+        ):
+            raise ProfileMismatch(
+                f"this profile holds the data of {current.username} on {current.server_url}; "
+                "sign in with another profile (--profile DIR) to use a different account"
+            )
+        try:
+            response = self._call(
+                lambda: self.transport.login(
+                    username=username,
+                    password=password,
+                    device_id=current.device_id,
+                    device_name=device_name,
+                )
+            )
+        except ServerError as exc:
+            if exc.code != "device_conflict":
+                raise
+            with self._write() as connection:
+                state.set_values(connection, device_id=uuid.uuid4().hex)
+            current = self.state()
+            response = self._call(
+                lambda: self.transport.login(
+                    username=username,
+                    password=password,
+                    device_id=current.device_id,
+                    device_name=device_name,
+                )
+            )
+        with self._write() as connection:
+            now = state.load(connection)
+            if response.last_mutation >= 1:
+                self._renumber_above(connection, now, response.last_mutation)
+            state.set_values(
+                connection,
+                server_url=server_url,
+                user_id=response.user_id.hex,
+                username=response.username,
+                wiped_reason=None,
+            )
+            self._absorb_server_time(connection, response.server_time_ms)
+        return response
+
+    def _renumber_above(self, connection: Connection, now: SyncState, floor: int) -> None:
+        """Make every pending mutation number exceed ``floor`` (the server's last applied).
+
+        A restored or re-installed profile may number below what the server already applied,
+        and those mutations would be skipped as duplicates: move them above, keeping order.
+        """
+        low = connection.execute(select(sync_outbox.c.n).order_by(sync_outbox.c.n)).scalars().all()
+        if low and low[0] <= floor:
+            shift = floor - low[0] + 1
+            # Shift from the top down so no number collides on the way.
+            connection.execute(text("UPDATE sync_outbox SET n = -n"))
+            connection.execute(text("UPDATE sync_outbox SET n = -n + :s"), {"s": shift})
+            connection.execute(text("UPDATE sync_base SET last_n = last_n + :s"), {"s": shift})
+        top = connection.execute(select(sync_outbox.c.n).order_by(sync_outbox.c.n.desc())).scalar()
+        state.set_values(connection, last_mutation=max(now.last_mutation, floor, top or 0))
+
+    def _absorb_server_time(self, connection: Connection, server_time_ms: int) -> None:
+        current = state.load(connection)
+        clock = state.clock_for(current)
+        try:
+            stamp = clock.update(Hlc(server_time_ms, 0))
+        except ClockError as exc:
+            log.warning("not adopting the server's time: %s", exc)
+            return
+        state.save_clock(connection, stamp)
+
+    # --- the round ----------------------------------------------------------------------
+
+    def sync(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SyncReport:
+        """Push, pull and fetch conflicts once; see the module docstring.
+
+        Raises :class:`~crm_desktop.sync.transport.NetworkError` when offline,
+        :class:`LocalDataWiped` after wiping a revoked device, ``UpdateRequired``,
+        ``AuthenticationError`` (sign in again), ``ServerBusy`` (retry later) or
+        :class:`SyncCancelled`. What was done before any of them is kept.
+        """
+        started = time.perf_counter()
+        report = SyncReport()
+        notify = progress or (lambda _p: None)
+        try:
+            self._push_all(report, notify, cancel)
+            try:
+                self._pull_all(report, notify, cancel)
+            except ResyncRequired:
+                self._reset_for_resync()
+                self._pull_all(report, notify, cancel)
+            self._fetch_conflicts(report, cancel)
+        except DeviceRevoked as exc:
+            reason = (
+                "Head office revoked this device"
+                if exc.code == "device_revoked"
+                else "Your account was disabled"
+            )
+            message = f"{reason}; its local data was wiped. ({exc.message})"
+            self.wipe(message)
+            raise LocalDataWiped(message) from exc
+        with self._write() as connection:
+            state.set_values(connection, last_sync_at=utcnow())
+        report.seconds = time.perf_counter() - started
+        return report
+
+    @staticmethod
+    def _check_cancel(cancel: threading.Event | None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise SyncCancelled("sync stopped")
+
+    # --- push ---------------------------------------------------------------------------
+
+    def _push_all(
+        self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
+    ) -> None:
+        total = self.pending()[0]
+        if total:
+            notify(SyncProgress("push", 0, total))
+        while True:
+            self._check_cancel(cancel)
+            with self._read() as connection:
+                entries = outbox.read_batch(
+                    connection, limit=self.push_batch, max_bytes=PUSH_MAX_BYTES
+                )
+                current = state.load(connection)
+            if not entries:
+                return
+            body = self._push_body(entries, current)
+            response: PushResponse = self._call(partial(self.transport.push, body))
+            self._apply_push(entries, response, report)
+            report.pushed += len(entries)
+            notify(SyncProgress("push", report.pushed, max(total, report.pushed)))
+
+    def _push_body(self, entries: list[outbox.OutboxEntry], current: SyncState) -> bytes:
+        # The stored changes are already wire JSON: splice them in rather than re-validating
+        # every value through pydantic (the server validates anyway).
+        clock = state.clock_for(current)
+        base = entries[0].base
+        parts = []
+        for entry in entries:
+            own_base = f',"b":{entry.base}' if entry.base != base else ""
+            parts.append(f'{{"n":{entry.n},"h":"{entry.stamp}"{own_base},"c":{entry.changes}}}')
+        head = f'{{"clock":"{clock.now().compact()}","b":{base},"mutations":['
+        return (head + ",".join(parts) + "]}").encode()
+
+    def _apply_push(
+        self, entries: list[outbox.OutboxEntry], response: PushResponse, report: SyncReport
+    ) -> None:
+        sent = {entry.n: entry for entry in entries}
+        results = {result.n: result for result in response.results}
+        missing = sent.keys() - results.keys()
+        if missing and max(missing) > response.last_mutation:
+            raise SyncError(
+                f"the server answered without results for mutations {sorted(missing)[:5]}; "
+                "they stay in the outbox"
+            )
+        with self._write() as connection:
+            my_device = state.load(connection).device_id.hex
+            touched: dict[str, set[str]] = {}
+            for n, entry in sent.items():
+                result = results.get(n)
+                if result is None:
+                    continue  # applied by an earlier, lost answer (n <= last_mutation)
+                if result.status == "rejected":
+                    report.rejected += 1
+                    self._log_rejection(connection, my_device, entry, result.code, result.reason)
+                    self._restore_bases(connection, entry, touched)
+                for conflict in result.conflicts:
+                    report.conflicts += 1
+                    self._log_conflict(
+                        connection,
+                        device_id=my_device,
+                        mutation=n,
+                        conflict=conflict.model_dump(mode="json"),
+                        server_id=None,
+                    )
+                    self._apply_decision(connection, n, conflict.model_dump(mode="json"), touched)
+            top = max(sent)
+            connection.execute(sync_outbox.delete().where(sync_outbox.c.n.in_(list(sent))))
+            connection.execute(sync_base.delete().where(sync_base.c.last_n <= top))
+            now = state.load(connection)
+            if response.last_mutation > now.last_mutation:
+                state.set_values(connection, last_mutation=response.last_mutation)
+            self._absorb_server_time(connection, response.server_time_ms)
+            self._reindex(connection, touched)
+            report.changed.update(touched)
+
+    def _log_rejection(
+        self,
+        connection: Connection,
+        device_id: str,
+        entry: outbox.OutboxEntry,
+        code: str | None,
+        reason: str | None,
+    ) -> None:
+        changes = json.loads(entry.changes)
+        first = changes[0]
+        connection.execute(
+            text(
+                "INSERT INTO sync_conflict (created_at, device_id, mutation, entity, record_id,"
+                " field, rule, winner, base_known, local, code, reason)"
+                " VALUES (:now, :device, :n, :entity, :rid, '', 'rejected', 'server', 0,"
+                " :local, :code, :reason) ON CONFLICT DO NOTHING"
+            ),
+            {
+                "now": _stored_time(utcnow()),
+                "device": device_id,
+                "n": entry.n,
+                "entity": first["t"],
+                "rid": _hex(first["id"]),
+                "local": json.dumps(first.get("f") if not first.get("d") else {"deleted": True}),
+                "code": code,
+                "reason": reason,
+            },
+        )
+
+    def _restore_bases(
+        self, connection: Connection, entry: outbox.OutboxEntry, touched: dict[str, set[str]]
+    ) -> None:
+        """Put back the server's values of fields a rejected mutation changed (no newer edit)."""
+        for change in json.loads(entry.changes):
+            entity, rid = change["t"], _hex(change["id"])
+            rows = connection.execute(
+                select(sync_base.c.field, sync_base.c.value).where(
+                    sync_base.c.entity == entity,
+                    sync_base.c.record_id == rid,
+                    sync_base.c.last_n == entry.n,
+                    sync_base.c.value.is_not(None),
+                )
+            ).all()
+            for name, value in rows:
+                self._set_field(connection, entity, rid, name, json.loads(value))
+                touched.setdefault(entity, set()).add(rid)
+
+    def _set_field(
+        self, connection: Connection, entity: str, rid: str, name: str, value: Scalar
+    ) -> None:
+        converters = storage_converters(entity)
+        if name not in converters:
+            raise SyncError(f"the server named an unknown field {entity}.{name}")
+        stored = converters[name](value)
+        if name == "deleted":
+            stored = 1 if value else 0
+        connection.exec_driver_sql(
+            f'UPDATE "{table_name(entity)}" SET "{name}" = ? WHERE id = ?', (stored, rid)
+        )
+
+    def _apply_decision(
+        self,
+        connection: Connection,
+        n: int,
+        conflict: dict[str, Any],
+        touched: dict[str, set[str]],
+    ) -> None:
+        """Make the local row show what the server decided for one conflicted field."""
+        entity, rid, name = conflict["t"], _hex(conflict["id"]), conflict["field"]
+        newer = connection.execute(
+            select(sync_base.c.last_n).where(
+                sync_base.c.entity == entity,
+                sync_base.c.record_id == rid,
+                sync_base.c.field == name,
+                sync_base.c.last_n > n,
+            )
+        ).first()
+        if newer is not None:
+            return  # edited again since: that edit is still to be decided
+        if conflict["rule"] in ("edit_after_delete", "delete_wins"):
+            self._set_field(connection, entity, rid, "deleted", True)
+        elif conflict["winner"] in ("server", "both"):
+            self._set_field(connection, entity, rid, name, conflict["value"])
+        else:
+            return
+        touched.setdefault(entity, set()).add(rid)
+
+    def _log_conflict(
+        self,
+        connection: Connection,
+        *,
+        device_id: str,
+        mutation: int,
+        conflict: dict[str, Any],
+        server_id: int | None,
+        created_at: Any = None,
+    ) -> bool:
+        """Add one conflict to the local log (or give an existing one its server id)."""
+        result = connection.execute(
+            text(
+                "INSERT INTO sync_conflict (server_id, created_at, device_id, mutation, entity,"
+                " record_id, field, rule, winner, base, base_known, local, server, value)"
+                " VALUES (:sid, :created, :device, :n, :entity, :rid, :field, :rule, :winner,"
+                " :base, :base_known, :local, :server, :value)"
+                " ON CONFLICT (device_id, mutation, entity, record_id, field)"
+                " DO UPDATE SET server_id = coalesce(excluded.server_id, server_id)"
+            ),
+            {
+                "sid": server_id,
+                "created": _stored_time(created_at or utcnow()),
+                "device": device_id,
+                "n": mutation,
+                "entity": conflict["t"],
+                "rid": _hex(conflict["id"]),
+                "field": conflict["field"],
+                "rule": conflict["rule"],
+                "winner": conflict["winner"],
+                "base": json.dumps(conflict.get("base")) if conflict.get("base_known") else None,
+                "base_known": bool(conflict.get("base_known")),
+                "local": json.dumps(conflict.get("local")),
+                "server": json.dumps(conflict.get("server")),
+                "value": json.dumps(conflict.get("value")),
+            },
+        )
+        return bool(result.rowcount)
+
+    # --- pull ---------------------------------------------------------------------------
+
+    def _pull_all(
+        self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
+    ) -> None:
+        cursor = self.state().cursor
+        notify(SyncProgress("pull", report.pulled))
+        while True:
+            self._check_cancel(cancel)
+            page: PullResponse = self._call(partial(self.transport.pull, cursor, self.pull_limit))
+            applied = self._apply_page(cursor, page, report)
+            if not applied:
+                # Another sync of this profile moved the cursor meanwhile: continue from there.
+                cursor = self.state().cursor
+                continue
+            cursor = page.cursor
+            report.cursor = cursor
+            notify(SyncProgress("pull", report.pulled))
+            if not page.has_more:
+                return
+
+    def _apply_page(self, cursor: int, page: PullResponse, report: SyncReport) -> bool:
+        with self._write() as connection:
+            current = state.load(connection)
+            if current.cursor != cursor:
+                return False
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            db: sqlite3.Cursor = raw.cursor()
+            unindex: list[str] = []
+            for entity, ids in page.removals.items():
+                hexes = [i.hex for i in ids]
+                table = table_name(self._known(entity))
+                db.executemany(f'DELETE FROM "{table}" WHERE id = ?', [(h,) for h in hexes])
+                db.executemany(
+                    "DELETE FROM sync_base WHERE entity = ? AND record_id = ?",
+                    [(entity, h) for h in hexes],
+                )
+                report.removed += len(hexes)
+                report.changed.add(entity)
+                if entity in _SEARCHABLE:
+                    unindex.extend(str(i) for i in ids)
+            for entity, ids in page.deletes.items():
+                table = table_name(self._known(entity))
+                db.executemany(
+                    f'UPDATE "{table}" SET deleted = 1 WHERE id = ?', [(i.hex,) for i in ids]
+                )
+                report.deleted += len(ids)
+                report.changed.add(entity)
+                if entity in _SEARCHABLE:
+                    unindex.extend(str(i) for i in ids)
+            _remove_docs(connection, unindex)
+            for rows in page.upserts:
+                self._upsert(connection, db, rows.t, rows.fields, rows.rows)
+                report.pulled += len(rows.rows)
+                report.changed.add(rows.t)
+            db.close()
+            state.set_values(connection, cursor=page.cursor)
+            self._absorb_server_time(connection, page.server_time_ms)
+        return True
+
+    @staticmethod
+    def _known(entity: str) -> str:
+        if entity not in ENTITIES:
+            raise SyncError(f"the server sent an unknown record type {entity!r}")
+        return entity
+
+    def _upsert(
+        self,
+        connection: Connection,
+        db: sqlite3.Cursor,
+        entity: str,
+        fields: list[str],
+        rows: list[list[Scalar]],
+    ) -> None:
+        converters = storage_converters(self._known(entity))
+        unknown = [name for name in fields if name not in converters or name == "deleted"]
+        if unknown or not fields or fields[0] != "id":
+            raise SyncError(f"the server sent unexpected fields for {entity}: {unknown or fields}")
+        table = table_name(entity)
+        convert = [converters[name] for name in fields]
+        stored = [[c(v) for c, v in zip(convert, row, strict=True)] for row in rows]
+        deleted = [0] * len(stored)
+        self._keep_pending(connection, db, entity, fields, rows, stored, deleted)
+        columns = ", ".join(f'"{name}"' for name in fields)
+        marks = ", ".join("?" * (len(fields) + 1))
+        # OR REPLACE also clears a local row holding the same unique key under another id
+        # (a default stage made before the first sync): the server's record wins.
+        db.executemany(
+            f'INSERT OR REPLACE INTO "{table}" ({columns}, deleted) VALUES ({marks})',
+            [(*row, flag) for row, flag in zip(stored, deleted, strict=True)],
+        )
+        if entity in _SEARCHABLE:
+            self._index_rows(connection, entity, fields, stored, deleted)
+
+    def _keep_pending(
+        self,
+        connection: Connection,
+        db: sqlite3.Cursor,
+        entity: str,
+        fields: list[str],
+        rows: list[list[Scalar]],
+        stored: list[list[Any]],
+        deleted: list[int],
+    ) -> None:
+        """Rebase: fields with a pending local edit keep the local value; the pulled value
+        becomes their base."""
+        has_pending = db.execute(
+            "SELECT 1 FROM sync_base WHERE entity = ? LIMIT 1", (entity,)
+        ).fetchone()
+        if not has_pending:
+            return
+        position = {row[0]: i for i, row in enumerate(stored)}
+        pending: dict[str, list[str]] = {}
+        for chunk in _chunks(list(position)):
+            marks = ", ".join("?" * len(chunk))
+            for rid, name in db.execute(
+                f"SELECT record_id, field FROM sync_base WHERE entity = ? AND record_id IN ({marks})",
+                (entity, *chunk),
+            ):
+                pending.setdefault(rid, []).append(name)
+        if not pending:
+            return
+        index = {name: j for j, name in enumerate(fields)}
+        table = table_name(entity)
+        rebased = []
+        for rid, names in pending.items():
+            i = position[rid]
+            local = db.execute(
+                f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{table}" WHERE id = ?',
+                (rid,),
+            ).fetchone()
+            if local is None:
+                continue
+            for name, value in zip(names, local, strict=True):
+                if name == "deleted":
+                    deleted[i] = 1 if value else 0
+                    continue
+                if name not in index:
+                    continue
+                rebased.append((json.dumps(rows[i][index[name]]), entity, rid, name))
+                stored[i][index[name]] = value
+        db.executemany(
+            "UPDATE sync_base SET value = ? WHERE entity = ? AND record_id = ? AND field = ?",
+            rebased,
+        )
+
+    def _index_rows(
+        self,
+        connection: Connection,
+        entity: str,
+        fields: list[str],
+        stored: list[list[Any]],
+        deleted: list[int],
+    ) -> None:
+        wanted = _SEARCHABLE[entity]
+        index = {name: j for j, name in enumerate(fields)}
+        make = _DOC_ROWS[entity]
+        docs = []
+        refs = []
+        for row, flag in zip(stored, deleted, strict=True):
+            ref = _dashed(row[0])
+            refs.append(ref)
+            if flag:
+                continue
+            values = [row[index[name]] if name in index else None for name in wanted]
+            docs.append(search._document(entity, make(ref, *values)))
+        _remove_docs(connection, refs)
+        search._bulk_write(connection, docs, replace=False)
+
+    def _reindex(self, connection: Connection, touched: dict[str, set[str]]) -> None:
+        """Rewrite the search entries of records changed outside a pulled page."""
+        for entity, hexes in touched.items():
+            if entity not in _SEARCHABLE or not hexes:
+                continue
+            table = ENTITIES[entity].__table__
+            columns = [table.c.id, *(table.c[name] for name in _SEARCHABLE[entity])]
+            refs = [str(uuid.UUID(h)) for h in hexes]
+            _remove_docs(connection, refs)
+            docs = []
+            for chunk in _chunks([uuid.UUID(h) for h in hexes]):
+                for row in connection.execute(
+                    select(*columns).where(table.c.id.in_(chunk), table.c.deleted.is_(False))
+                ):
+                    docs.append(search._document(entity, row))
+            search._bulk_write(connection, docs, replace=False)
+
+    # --- conflicts ----------------------------------------------------------------------
+
+    def _fetch_conflicts(self, report: SyncReport, cancel: threading.Event | None) -> None:
+        after = self.state().conflicts_after
+        while True:
+            self._check_cancel(cancel)
+            page: ConflictPage = self._call(partial(self.transport.conflicts, after))
+            with self._write() as connection:
+                for entry in page.entries:
+                    self.store_conflict_entry(connection, entry)
+                state.set_values(connection, conflicts_after=page.next_after)
+            after = page.next_after
+            if not page.has_more:
+                return
+
+    def store_conflict_entry(self, connection: Connection, entry: ConflictEntry) -> None:
+        """Add one ``GET /v1/conflicts`` entry to the local log (once, whatever its source)."""
+        self._log_conflict(
+            connection,
+            device_id=entry.device_id.hex if entry.device_id else "",
+            mutation=entry.mutation or 0,
+            conflict=entry.conflict.model_dump(mode="json"),
+            server_id=entry.id,
+            created_at=datetime.fromtimestamp(entry.created_at_ms / 1000, UTC),
+        )
+
+    # --- wiping -------------------------------------------------------------------------
+
+    def wipe(self, reason: str) -> None:
+        """Delete every record and all sync bookkeeping, and start over as a new device.
+
+        Used when head office revoked the device: deleted content is overwritten
+        (``secure_delete``) and the WAL truncated, so the data does not linger in the file.
+        """
+        with self._engine.connect() as connection:
+            # PRAGMAs go through the driver so they run outside any transaction.
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA secure_delete=ON")
+            try:
+                with connection.execution_options(crm_write=True).begin():
+                    for table in reversed(Base.metadata.sorted_tables):
+                        connection.execute(table.delete())
+                    for name in search.SEARCH_TABLES:
+                        connection.exec_driver_sql(f"DELETE FROM {name}")
+                    for table in (sync_outbox, sync_base, sync_conflict):
+                        connection.execute(table.delete())
+                    connection.execute(
+                        sync_state.update().values(
+                            device_id=uuid.uuid4().hex,
+                            last_mutation=0,
+                            cursor=0,
+                            conflicts_after=0,
+                            server_url=None,
+                            user_id=None,
+                            username=None,
+                            last_sync_at=None,
+                            wiped_reason=reason,
+                        )
+                    )
+            finally:
+                raw.execute("PRAGMA secure_delete=OFF")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _reset_for_resync(self) -> None:
+        """410 resync_required: drop synced records (the outbox stays) and pull from zero."""
+        with self._write() as connection:
+            pending_ids = _outbox_record_ids(connection)
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete().where(table.c.id.not_in(pending_ids)))
+            search.reindex(connection)
+            state.set_values(connection, cursor=0)
+
+
+def _stored_time(moment: datetime) -> str:
+    """An aware datetime as SQLAlchemy stores UTCDateTime on SQLite (naive UTC text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _outbox_record_ids(connection: Connection) -> list[uuid.UUID]:
+    ids: list[uuid.UUID] = []
+    for (changes,) in connection.execute(select(sync_outbox.c.changes)):
+        ids.extend(uuid.UUID(change["id"]) for change in json.loads(changes))
+    return ids
+
+
+def _remove_docs(connection: Connection, refs: Iterable[str]) -> None:
+    """Drop the search entries of ``refs`` (dashed UUID strings), in bulk."""
+    refs = list(refs)
+    if not refs:
+        return
+    empty = connection.exec_driver_sql("SELECT 1 FROM search_doc LIMIT 1").first() is None
+    if empty:
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    for chunk in _chunks(refs):
+        marks = ", ".join("?" * len(chunk))
+        raw.execute(
+            f"DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_doc WHERE ref IN ({marks}))",
+            tuple(chunk),
+        )
+        raw.execute(f"DELETE FROM search_doc WHERE ref IN ({marks})", tuple(chunk))
+
+
+__all__ = [
+    "LocalDataWiped",
+    "ProfileMismatch",
+    "SyncCancelled",
+    "SyncEngine",
+    "SyncError",
+    "SyncProgress",
+    "SyncReport",
+]

@@ -1,0 +1,1 @@
+"""End-to-end, property and crash tests of offline-first sync against the real server."""
