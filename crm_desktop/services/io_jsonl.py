@@ -1,0 +1,661 @@
+"""Export every business record as JSON Lines, and import the same format back.
+
+Format: one JSON object per line, ``{"type": "<entity>", "id": "<uuid>", ...}`` followed by the
+record's other columns under their column names. ``type`` is the key of
+:data:`crm_desktop.models.ENTITIES` (``account``, ``contact``, ``quote_line``...). Values:
+Decimal as a string (exact: ``"1234.50"``), date as ``YYYY-MM-DD``, datetime as ISO-8601 UTC
+ending in ``Z``, UUID as its canonical string, enums as their stored value, booleans and integers
+as JSON. Tombstoned records are exported with ``"deleted": true``: a delete is data too.
+
+Export order is stable: types in foreign-key dependency order (the metadata's sort, which breaks
+the few reference cycles at their ``use_alter`` side), then records by id. Two exports of the same
+data are byte-identical, which the demo-data determinism and the round-trip tests rely on.
+
+Import rules:
+
+* A line whose id is new creates the record, with the stamps the line carries. A line whose id
+  exists updates only the fields that differ, through the ORM, so the search index (and sync's
+  change capture) see an ordinary edit; fields absent from the line are left alone. An edit that
+  does not carry its own ``updated_at`` gets a fresh one, as any edit does.
+* All or nothing: every line is parsed and checked (JSON, type, field names, value types, required
+  fields, references to records neither in the file nor in the store, unique keys) *before*
+  anything is written; any problem raises :class:`ImportFailed` listing ``line N: field: problem``
+  and the session is left untouched.
+* Lines may come in any order: foreign keys are deferred to commit for the transaction
+  (``PRAGMA defer_foreign_keys``), and references were checked beforehand.
+
+Transaction contract: both directions take a :class:`~sqlalchemy.orm.Session` and never commit.
+No Qt here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum as PyEnum
+from typing import Any, TextIO, cast
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm_desktop.models import ENTITIES, Base, SyncMixin
+from crm_desktop.models.base import Money, UTCDateTime
+from crm_desktop.services.errors import ServiceError
+
+#: Ids per ``IN (...)`` query: far below SQLite's bound-parameter limit on every build.
+_CHUNK = 900
+#: New or changed records per ORM flush during import: bounds the unit of work's memory.
+_FLUSH_EVERY = 2000
+#: How many problems an :class:`ImportFailed` message spells out (all are in ``errors``).
+_MESSAGE_ERRORS = 20
+
+
+# --------------------------------------------------------------------------------------------
+# Types and their order
+
+
+def export_order() -> list[str]:
+    """Entity type names in foreign-key dependency order (referenced types first)."""
+    by_table = {cls.__table__.name: name for name, cls in ENTITIES.items()}  # type: ignore[attr-defined]
+    return [by_table[t.name] for t in Base.metadata.sorted_tables if t.name in by_table]
+
+
+def _table(type_name: str) -> Table:
+    return cast(Table, ENTITIES[type_name].__table__)
+
+
+def _type_of_table(table_name: str) -> str | None:
+    for name, cls in ENTITIES.items():
+        if cls.__table__.name == table_name:  # type: ignore[attr-defined]
+            return name
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Export
+
+
+def encode_value(value: Any) -> Any:
+    """A column value as JSON: see the module docstring for each type's form."""
+    # Enums first: a StrEnum is also a str, and must be written as its plain value.
+    if isinstance(value, PyEnum):
+        return value.value
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        # "f" never switches to exponent notation and keeps the stored scale ("12.50").
+        return format(value, "f")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # pragma: no cover - UTCDateTime always returns aware values
+            raise ValueError("naive datetime in the store")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot export a value of type {type(value).__name__}")
+
+
+def iter_records(session: Session, types: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every record (tombstones included) as an ordered JSON-ready dict, in export order.
+
+    Reads through Core with ``yield_per`` so a large store streams instead of loading at once.
+    """
+    connection = session.connection()
+    for type_name in types if types is not None else export_order():
+        table = _table(type_name)
+        columns = [c for c in table.c if c.key != "id"]
+        stmt = select(table).order_by(table.c.id).execution_options(yield_per=5000)
+        for row in connection.execute(stmt):
+            record: dict[str, Any] = {"type": type_name, "id": str(row.id)}
+            mapping = row._mapping
+            for column in columns:
+                record[column.key] = encode_value(mapping[column])
+            yield record
+
+
+def encode_record(record: dict[str, Any]) -> str:
+    """One JSONL line (without the newline): UTF-8 text kept readable, compact separators."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def export_jsonl(*, session: Session, stream: TextIO) -> int:
+    """Write every business record to ``stream``, one line each; returns how many were written."""
+    count = 0
+    for record in iter_records(session):
+        stream.write(encode_record(record))
+        stream.write("\n")
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# Import: errors and results
+
+
+@dataclass(frozen=True, order=True)
+class LineError:
+    """One problem of an import file; ``field`` is ``None`` when the whole line is at fault,
+    ``line`` is 0 for a problem only the database found (no single line to blame)."""
+
+    line: int
+    field: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        if self.line == 0:  # a problem of the whole file, found while writing
+            return self.problem
+        if self.field is None:
+            return f"line {self.line}: {self.problem}"
+        return f"line {self.line}: {self.field}: {self.problem}"
+
+
+class ImportFailed(ServiceError):
+    """The file was rejected and nothing was written; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[LineError]) -> None:
+        self.errors = sorted(errors)
+        shown = [str(e) for e in self.errors[:_MESSAGE_ERRORS]]
+        if len(self.errors) > _MESSAGE_ERRORS:
+            shown.append(f"... and {len(self.errors) - _MESSAGE_ERRORS} more problems")
+        super().__init__("\n".join(shown))
+
+
+@dataclass
+class ImportResult:
+    """What an import did, per entity type."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: int = 0
+
+    @property
+    def total_created(self) -> int:
+        """Records created, all types together."""
+        return sum(self.created.values())
+
+    @property
+    def total_updated(self) -> int:
+        """Records whose fields changed, all types together."""
+        return sum(self.updated.values())
+
+
+class _Bad(Exception):
+    """A value that does not fit its column (the message says what was expected)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Import: decoding values per column type
+
+
+def _decode_uuid(value: Any) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise _Bad("expected a UUID string")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise _Bad(f"not a UUID: {value!r}") from None
+
+
+def _decode_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise _Bad("expected an ISO-8601 UTC datetime string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Bad(f"not an ISO-8601 datetime: {value!r}") from None
+    if parsed.tzinfo is None:
+        # A naive time is ambiguous (whose local time?); refuse rather than guess.
+        raise _Bad(f"datetime without a time zone: {value!r} (end it with Z)")
+    return parsed.astimezone(UTC)
+
+
+def _decode_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise _Bad("expected a YYYY-MM-DD date string")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _Bad(f"not a YYYY-MM-DD date: {value!r}") from None
+
+
+def _decode_decimal(value: Any) -> Decimal:
+    # Floats never reach here: the parser reads JSON numbers with a fraction as Decimal.
+    if isinstance(value, bool):
+        raise _Bad("expected a decimal number as a string")
+    if isinstance(value, int | Decimal):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise _Bad(f"not a decimal number: {value!r}") from None
+    else:
+        raise _Bad("expected a decimal number as a string")
+    if not result.is_finite():
+        raise _Bad(f"not a finite number: {value!r}")
+    return result
+
+
+def _decode_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad("expected an integer")
+    return value
+
+
+def _decode_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad("expected true or false")
+    return value
+
+
+def _string_decoder(length: int | None) -> Callable[[Any], str]:
+    def decode(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _Bad("expected a string")
+        if length is not None and len(value) > length:
+            raise _Bad(f"longer than {length} characters")
+        return value
+
+    return decode
+
+
+def _enum_decoder(enum_type: Enum) -> Callable[[Any], Any]:
+    enum_class = enum_type.enum_class
+    assert enum_class is not None
+    members = {m.value: m for m in enum_class}
+
+    def decode(value: Any) -> Any:
+        if not isinstance(value, str) or value not in members:
+            allowed = ", ".join(sorted(members))
+            raise _Bad(f"{value!r} is not one of: {allowed}")
+        return members[value]
+
+    return decode
+
+
+def _decoder(column: Column[Any]) -> Callable[[Any], Any]:
+    kind = column.type
+    # Order matters: the decorators first, and Enum before String (it subclasses String).
+    if isinstance(kind, UTCDateTime | DateTime):
+        return _decode_datetime
+    if isinstance(kind, Money):
+        return _decode_decimal
+    if isinstance(kind, Uuid):
+        return _decode_uuid
+    if isinstance(kind, Boolean):
+        return _decode_bool
+    if isinstance(kind, Integer):
+        return _decode_int
+    if isinstance(kind, Date):
+        return _decode_date
+    if isinstance(kind, Enum):
+        return _enum_decoder(kind)
+    if isinstance(kind, Text):
+        return _string_decoder(None)
+    if isinstance(kind, String):
+        return _string_decoder(kind.length)
+    raise TypeError(f"no JSONL decoder for {column.table.name}.{column.key}: {kind!r}")
+
+
+@dataclass(frozen=True)
+class _Field:
+    """How one column is read from a line."""
+
+    key: str
+    attr: str
+    decode: Callable[[Any], Any]
+    nullable: bool
+    required: bool
+    default: Any
+    target: str | None  # entity type a foreign key points at
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How one entity type is read: its fields and the unique keys to check."""
+
+    type_name: str
+    fields: dict[str, _Field]
+    unique_keys: tuple[tuple[str, ...], ...]
+
+
+def _shape(type_name: str) -> _Shape:
+    cls = ENTITIES[type_name]
+    table = _table(type_name)
+    mapper = cls.__mapper__
+    fields: dict[str, _Field] = {}
+    for column in table.c:
+        target = None
+        for fk in column.foreign_keys:
+            target = _type_of_table(fk.column.table.name)
+        default = None
+        if column.default is not None and column.default.is_scalar:
+            default = column.default.arg  # type: ignore[attr-defined]
+        fields[column.key] = _Field(
+            key=column.key,
+            attr=mapper.get_property_by_column(column).key,
+            decode=_decoder(column),
+            nullable=bool(column.nullable),
+            required=not column.nullable
+            and column.default is None
+            and column.server_default is None,
+            default=default,
+            target=target,
+        )
+    keys: list[tuple[str, ...]] = []
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            keys.append(tuple(c.key for c in constraint.columns))
+    keys.extend(tuple(c.key for c in index.columns) for index in table.indexes if index.unique)
+    return _Shape(type_name, fields, tuple(dict.fromkeys(keys)))
+
+
+_SHAPES: dict[str, _Shape] = {}
+
+
+def _shape_of(type_name: str) -> _Shape:
+    shape = _SHAPES.get(type_name)
+    if shape is None:
+        shape = _SHAPES[type_name] = _shape(type_name)
+    return shape
+
+
+# --------------------------------------------------------------------------------------------
+# Import: parsing and checking
+
+
+@dataclass
+class _Line:
+    """A line that parsed: its type, id and decoded values (by column key, ``id`` excluded)."""
+
+    number: int
+    type_name: str
+    id: uuid.UUID
+    values: dict[str, Any]
+
+
+def _parse_line(number: int, raw: str, errors: list[LineError]) -> _Line | None:
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        errors.append(LineError(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})"))
+        return None
+    if not isinstance(data, dict):
+        errors.append(LineError(number, None, "expected a JSON object"))
+        return None
+    type_name = data.get("type")
+    if type_name is None:
+        errors.append(LineError(number, "type", "missing"))
+        return None
+    if not isinstance(type_name, str) or type_name not in ENTITIES:
+        errors.append(LineError(number, "type", f"unknown type {type_name!r}"))
+        return None
+    shape = _shape_of(type_name)
+    if "id" not in data:
+        errors.append(LineError(number, "id", "missing"))
+        return None
+    ok = True
+    try:
+        record_id = _decode_uuid(data["id"])
+    except _Bad as exc:
+        errors.append(LineError(number, "id", str(exc)))
+        return None
+    values: dict[str, Any] = {}
+    for key, raw_value in data.items():
+        if key in ("type", "id"):
+            continue
+        spec = shape.fields.get(key)
+        if spec is None:
+            errors.append(LineError(number, key, f"unknown field of {type_name}"))
+            ok = False
+            continue
+        if raw_value is None:
+            if not spec.nullable:
+                errors.append(LineError(number, key, "must not be null"))
+                ok = False
+            values[key] = None
+            continue
+        try:
+            values[key] = spec.decode(raw_value)
+        except _Bad as exc:
+            errors.append(LineError(number, key, str(exc)))
+            ok = False
+    return _Line(number, type_name, record_id, values) if ok else None
+
+
+def _existing_ids(session: Session, type_name: str, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    table = _table(type_name)
+    wanted = list(ids)
+    found: set[uuid.UUID] = set()
+    connection = session.connection()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        found.update(connection.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
+    return found
+
+
+def _check_required(lines: list[_Line], existing: dict[str, set[uuid.UUID]]) -> list[LineError]:
+    errors: list[LineError] = []
+    for line in lines:
+        if line.id in existing[line.type_name]:
+            continue  # an update: absent fields keep their stored values
+        for spec in _shape_of(line.type_name).fields.values():
+            if spec.required and spec.key != "id" and spec.key not in line.values:
+                errors.append(
+                    LineError(line.number, spec.key, "missing (required for a new record)")
+                )
+    return errors
+
+
+def _check_references(
+    session: Session, lines: list[_Line], in_file: dict[str, set[uuid.UUID]]
+) -> list[LineError]:
+    # Gather every referenced id that the file does not itself provide, then ask the store once
+    # per type: a line-by-line lookup would make a 100k-line import crawl.
+    pending: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for line in lines:
+        fields = _shape_of(line.type_name).fields
+        for key, value in line.values.items():
+            target = fields[key].target
+            if target is not None and value is not None and value not in in_file[target]:
+                pending[target].add(value)
+    stored = {target: _existing_ids(session, target, ids) for target, ids in pending.items()}
+    errors: list[LineError] = []
+    for line in lines:
+        fields = _shape_of(line.type_name).fields
+        for key, value in line.values.items():
+            target = fields[key].target
+            if (
+                target is not None
+                and value is not None
+                and value not in in_file[target]
+                and value not in stored[target]
+            ):
+                errors.append(LineError(line.number, key, f"no {target} with id {value}"))
+    return errors
+
+
+def _check_unique(session: Session, lines: list[_Line]) -> list[LineError]:
+    """Unique keys (username, product code, quote number + revision...) as they will be after
+    the import: no two lines may share one, nor a line and a stored record it does not replace."""
+    errors: list[LineError] = []
+    by_type: dict[str, list[_Line]] = defaultdict(list)
+    for line in lines:
+        by_type[line.type_name].append(line)
+    connection = session.connection()
+    for type_name, typed in by_type.items():
+        shape = _shape_of(type_name)
+        if not shape.unique_keys:
+            continue
+        table = _table(type_name)
+        key_columns = sorted({k for key in shape.unique_keys for k in key})
+        # Current values of stored records: the base an update's absent fields keep.
+        stored: dict[uuid.UUID, dict[str, Any]] = {}
+        file_ids = {line.id for line in typed}
+        for found in connection.execute(select(table.c.id, *(table.c[k] for k in key_columns))):
+            stored[found.id] = dict(found._mapping)
+        for key in shape.unique_keys:
+            taken: dict[tuple[Any, ...], str] = {}
+            for record_id, row in stored.items():
+                if record_id not in file_ids:
+                    value = tuple(row[k] for k in key)
+                    if None not in value:
+                        taken[value] = "a stored record"
+            for line in typed:
+                base = stored.get(line.id, {})
+                value = tuple(
+                    line.values[k] if k in line.values else base.get(k, shape.fields[k].default)
+                    for k in key
+                )
+                if None in value:
+                    continue  # SQL unique keys never collide on NULL
+                if value in taken:
+                    shown = ", ".join(str(encode_value(v)) for v in value)
+                    errors.append(
+                        LineError(
+                            line.number, ", ".join(key), f"{shown!r} already used by {taken[value]}"
+                        )
+                    )
+                else:
+                    taken[value] = f"line {line.number}"
+    return errors
+
+
+def parse_lines(session: Session, lines: Iterable[str | bytes]) -> list[_Line]:
+    """Parse and check every line against the store; raise :class:`ImportFailed` on any problem.
+
+    Reads the store but writes nothing.
+    """
+    errors: list[LineError] = []
+    parsed: list[_Line] = []
+    first_line: dict[tuple[str, uuid.UUID], int] = {}
+    for number, given in enumerate(lines, start=1):
+        if isinstance(given, bytes):
+            try:
+                raw = given.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                errors.append(LineError(number, None, f"not UTF-8 text (byte {exc.start + 1})"))
+                continue
+        else:
+            raw = given
+        if number == 1:
+            raw = raw.removeprefix("\ufeff")  # a byte-order mark from a Windows editor
+        if not raw.strip():
+            continue  # a blank line (a trailing newline, a hand-edited file) is not a record
+        line = _parse_line(number, raw, errors)
+        if line is None:
+            continue
+        seen = first_line.setdefault((line.type_name, line.id), number)
+        if seen != number:
+            errors.append(LineError(number, "id", f"{line.id} is already on line {seen}"))
+            continue
+        parsed.append(line)
+
+    in_file: dict[str, set[uuid.UUID]] = {name: set() for name in ENTITIES}
+    for line in parsed:
+        in_file[line.type_name].add(line.id)
+    existing = {name: _existing_ids(session, name, ids) for name, ids in in_file.items()}
+    errors.extend(_check_required(parsed, existing))
+    errors.extend(_check_references(session, parsed, in_file))
+    errors.extend(_check_unique(session, parsed))
+    if errors:
+        raise ImportFailed(errors)
+    return parsed
+
+
+# --------------------------------------------------------------------------------------------
+# Import: writing
+
+
+def _differs(current: Any, new: Any) -> bool:
+    # Decimals compare by value (1.0 == 1.00) but the export shows the scale; a file that changes
+    # only the scale must still round-trip exactly, so compare their text.
+    if isinstance(current, Decimal) and isinstance(new, Decimal):
+        return format(current, "f") != format(new, "f")
+    return bool(current != new)
+
+
+def import_jsonl(*, session: Session, lines: Iterable[str | bytes]) -> ImportResult:
+    """Import JSONL ``lines`` (see the module docstring); never commits.
+
+    ``lines`` are text, or UTF-8 bytes as read from a file opened in binary mode. Split them on
+    ``\\n`` only (iterate the file): ``str.splitlines`` would also cut JSON strings holding U+2028.
+
+    Raises :class:`ImportFailed` with every problem found, before anything is written. A
+    database error while writing (which the checks should make impossible) also raises it, and
+    the caller must roll back, as with any failed unit of work.
+    """
+    parsed = parse_lines(session, lines)
+    result = ImportResult()
+    # Foreign keys are checked at COMMIT from here on (SQLite resets this at the end of the
+    # transaction), so a quote line may arrive before its quote and cycles (team <-> manager) load.
+    session.execute(text("PRAGMA defer_foreign_keys = ON"))
+
+    by_type: dict[str, list[_Line]] = defaultdict(list)
+    for line in parsed:
+        by_type[line.type_name].append(line)
+
+    pending = 0
+    try:
+        for type_name in export_order():
+            typed = by_type.get(type_name)
+            if not typed:
+                continue
+            # Every entity has SyncMixin's columns; the dict's value type only says Base.
+            cls = cast(type[SyncMixin], ENTITIES[type_name])
+            fields = _shape_of(type_name).fields
+            for start in range(0, len(typed), _CHUNK):
+                chunk = typed[start : start + _CHUNK]
+                loaded = {
+                    obj.id: obj
+                    for obj in session.scalars(
+                        select(cls).where(cls.id.in_([line.id for line in chunk]))
+                    )
+                }
+                for line in chunk:
+                    obj = loaded.get(line.id)
+                    if obj is None:
+                        attrs = {fields[k].attr: v for k, v in line.values.items()}
+                        session.add(ENTITIES[type_name](id=line.id, **attrs))
+                        result.created[type_name] = result.created.get(type_name, 0) + 1
+                        pending += 1
+                        continue
+                    changed = False
+                    for key, value in line.values.items():
+                        attr = fields[key].attr
+                        if _differs(getattr(obj, attr), value):
+                            setattr(obj, attr, value)
+                            changed = True
+                    if changed:
+                        result.updated[type_name] = result.updated.get(type_name, 0) + 1
+                        pending += 1
+                    else:
+                        result.unchanged += 1
+                if pending >= _FLUSH_EVERY:
+                    session.flush()
+                    pending = 0
+        session.flush()
+    except IntegrityError as exc:
+        raise ImportFailed([LineError(0, None, f"rejected by the database: {exc.orig}")]) from exc
+    return result
