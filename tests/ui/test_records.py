@@ -482,3 +482,110 @@ def test_lead_page_explains_and_applies_the_suggested_grade(
     save(qtbot, page)
     with store.sessions() as s:
         assert str(s.get(Lead, crm.lead).grade) == suggested  # type: ignore[union-attr]
+
+
+def test_a_stage_click_with_a_bad_unsaved_edit_moves_nothing(
+    qtbot: QtBot, store: Store, crm: Crm, page_factory: PageFactory
+) -> None:
+    page = page_factory("opportunity", crm.turbines)
+    assert isinstance(page, OpportunityPage)
+    line(page, "amount").clear()
+    qtbot.keyClicks(line(page, "amount"), "lots")
+    with qtbot.waitSignal(page.failed, timeout=5000):
+        qtbot.mouseClick(
+            page.stage_bar, Qt.MouseButton.LeftButton, pos=stage_center(page, "Negotiation")
+        )
+    assert "not a number" in error_text(page, "amount")
+    assert page.stage_bar.current_stage_id == crm.stages["Proposal"]
+    with store.sessions() as s:
+        opp = s.get(Opportunity, crm.turbines)
+        assert opp is not None
+        assert (opp.stage_id, opp.amount) == (crm.stages["Proposal"], Decimal("125000"))
+
+
+def test_a_good_unsaved_edit_is_saved_with_the_stage_move(
+    qtbot: QtBot, store: Store, crm: Crm, page_factory: PageFactory
+) -> None:
+    page = page_factory("opportunity", crm.turbines)
+    assert isinstance(page, OpportunityPage)
+    qtbot.keyClicks(line(page, "next_step"), "Send the revised proposal")
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        qtbot.mouseClick(
+            page.stage_bar, Qt.MouseButton.LeftButton, pos=stage_center(page, "Negotiation")
+        )
+    assert not page.dirty
+    with store.sessions() as s:
+        opp = s.get(Opportunity, crm.turbines)
+        assert opp is not None
+        assert (opp.stage_id, opp.next_step) == (
+            crm.stages["Negotiation"],
+            "Send the revised proposal",
+        )
+
+
+def test_unsaved_edits_survive_a_refresh_from_another_screen(
+    qtbot: QtBot, crm: Crm, page_factory: PageFactory, ui_context: AppContext
+) -> None:
+    page = page_factory("account", crm.acme)
+    industry = line(page, "industry")
+    industry.setFocus()
+    qtbot.keyClick(industry, Qt.Key.Key_End)
+    qtbot.keyClicks(industry, " & Energy")
+    assert page.dirty
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        ui_context.notify_changed("contact")  # e.g. a colleague's sync or another tab
+    assert industry.text() == "Manufacturing & Energy"
+    assert industry.cursorPosition() == len("Manufacturing & Energy")  # caret stays put
+    assert page.dirty
+
+
+def test_close_won_asks_and_locks_probability(
+    qtbot: QtBot,
+    store: Store,
+    crm: Crm,
+    page_factory: PageFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = page_factory("opportunity", crm.turbines)
+    assert isinstance(page, OpportunityPage)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        qtbot.mouseClick(page.won_button, Qt.MouseButton.LeftButton)
+    assert page.closed_note.text().startswith("Won on")
+    assert page.probability.value() == 100 and not page.probability.isEnabled()
+    assert not page.won_button.isEnabled() and not page.lost_button.isEnabled()
+    with store.sessions() as s:
+        opp = s.get(Opportunity, crm.turbines)
+        assert opp is not None and opp.stage_id == crm.stages["Closed Won"]
+
+
+def test_double_clicking_a_member_edits_their_attitude(
+    qtbot: QtBot, store: Store, crm: Crm, page_factory: PageFactory
+) -> None:
+    page = page_factory("opportunity", crm.turbines)
+    assert isinstance(page, OpportunityPage)
+    tree = page.buying_centre.tree
+    item = page.buying_centre.member_item("John Smith")
+    assert item is not None
+    rect = tree.visualItemRect(item)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    dialog = page.member_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.form.value("account_contact") == str(crm.john)
+    assert dialog.form.value("role") == "influencer"
+    attitude = field(dialog, "attitude")
+    assert isinstance(attitude, QComboBox)
+    choose(qtbot, attitude, "Neutral")
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    member = page.buying_centre.member_item("John Smith")
+    assert member is not None and member.text(2) == "Neutral"
+    with store.sessions() as s:
+        rows = s.scalars(
+            select(OpportunityContact).where(
+                OpportunityContact.opportunity_id == crm.turbines,
+                OpportunityContact.deleted.is_(False),
+            )
+        ).all()
+        assert [(str(r.role), str(r.attitude)) for r in rows] == [("influencer", "neutral")]

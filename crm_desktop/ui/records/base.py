@@ -69,6 +69,7 @@ class RecordPage(QWidget):
         self.dirty = False
         self.busy = False
         self._announcing = False
+        self.gone = False
         self.setObjectName(f"{self.entity}_page")
 
         outer = QVBoxLayout(self)
@@ -199,9 +200,14 @@ class RecordPage(QWidget):
         self.context.runner.submit(run, on_done=self.on_load_done, on_error=self.on_load_failed)
 
     def on_load_done(self, view: Any) -> None:
+        # A reload for related lists (a member removed, a link added) must not throw away
+        # what the user typed and has not saved yet.
+        unsaved = self.form.snapshot() if self.dirty else None
         self.view = view
         self._show(view)
-        self.dirty = False
+        if unsaved is not None:
+            self.form.restore(unsaved)
+        self.dirty = unsaved is not None
         self.delete_button.setEnabled(self.record_id is not None)
         self._set_title()
         self.loaded.emit(view)
@@ -218,10 +224,10 @@ class RecordPage(QWidget):
             self.show_error(error)
 
     def on_context_data_changed(self, entity: str) -> None:
-        # A page holding unsaved edits is not reloaded under the user's fingers.
-        if self._announcing:
+        if self._announcing or self.gone:
             return
-        if (entity == self.entity or entity in self.watches) and not self.dirty:
+        # Unsaved edits survive the reload (see on_load_done), so related lists stay current.
+        if entity == self.entity or entity in self.watches:
             self._reload_timer.start()
 
     def on_form_edited(self) -> None:
@@ -300,7 +306,7 @@ class RecordPage(QWidget):
         self.form.set_read_only(True)
         self.save_button.setEnabled(False)
         self.delete_button.setEnabled(False)
-        self.dirty = True  # nothing to reload into
+        self.gone = True  # nothing to reload into
         self.deleted.emit(record_id)
 
     def _set_title(self) -> None:

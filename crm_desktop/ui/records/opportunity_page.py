@@ -192,6 +192,12 @@ class OpportunityPage(RecordPage):
         view = self.view
         return view.form.name if isinstance(view, rv.OpportunityView) and view.id else ""
 
+    def on_load_done(self, view: rv.OpportunityView) -> None:
+        typed = self._typed_probability() if self.dirty else None
+        super().on_load_done(view)
+        if typed is not None and self.probability.isEnabled():
+            self.probability.setValue(typed)
+
     def _show(self, view: rv.OpportunityView) -> None:
         self._showing = True
         try:

@@ -109,6 +109,7 @@ class FieldForm(QWidget):
         self.layout_.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.fields: dict[str, FieldWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self._cursors: dict[str, int] = {}
         self._loading = False
 
     # -- building
@@ -231,6 +232,36 @@ class FieldForm(QWidget):
         finally:
             self._loading = False
         self.set_value(name, current)
+
+    def snapshot(self) -> dict[str, object]:
+        """Every field's current value (pickers: their chosen record), to put back later."""
+        values: dict[str, object] = {}
+        self._cursors = {
+            name: w.cursorPosition() for name, w in self.fields.items() if isinstance(w, QLineEdit)
+        }
+        for name, widget in self.fields.items():
+            if hasattr(widget, "set_current"):
+                values[name] = (widget.current, widget.text())  # type: ignore[union-attr]
+            elif isinstance(widget, QLineEdit | QPlainTextEdit | QComboBox | DateField):
+                values[name] = self.value(name)
+        return values
+
+    def restore(self, values: dict[str, object]) -> None:
+        """Put back values taken by :meth:`snapshot` (unsaved edits survive a reload)."""
+        for name, value in values.items():
+            widget = self.fields.get(name)
+            if widget is None:
+                continue
+            if hasattr(widget, "set_current") and isinstance(value, tuple):
+                choice, text = value
+                widget.set_current(choice)  # type: ignore[union-attr]
+                if choice is None and isinstance(widget, QLineEdit):
+                    widget.setText(str(text))
+            elif isinstance(value, str):
+                self.set_value(name, value)
+                if isinstance(widget, QLineEdit) and name in self._cursors:
+                    # The user may be typing in this very field: keep the caret where it was.
+                    widget.setCursorPosition(self._cursors[name])
 
     def set_read_only(self, read_only: bool) -> None:
         """Lock or unlock every field (a closed deal, a converted lead)."""
