@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
@@ -241,7 +241,8 @@ class FieldForm(QWidget):
         }
         for name, widget in self.fields.items():
             if hasattr(widget, "set_current"):
-                values[name] = (widget.current, widget.text())  # type: ignore[union-attr]
+                picker = cast(Any, widget)  # a RecordPicker (not imported: it needs a context)
+                values[name] = (picker.current, picker.text())
             elif isinstance(widget, QLineEdit | QPlainTextEdit | QComboBox | DateField):
                 values[name] = self.value(name)
         return values
@@ -254,7 +255,7 @@ class FieldForm(QWidget):
                 continue
             if hasattr(widget, "set_current") and isinstance(value, tuple):
                 choice, text = value
-                widget.set_current(choice)  # type: ignore[union-attr]
+                cast(Any, widget).set_current(choice)
                 if choice is None and isinstance(widget, QLineEdit):
                     widget.setText(str(text))
             elif isinstance(value, str):
