@@ -60,7 +60,10 @@ def rss_mb() -> float:
 # --- data ---------------------------------------------------------------------------------------
 def ensure_profile(contacts: int) -> tuple[Path, str]:
     """A profile with ``contacts`` contacts, made once; returns its folder and how it was made."""
-    folder = ROOT / "bench" / "out" / f"ui-{contacts}"
+    import importlib.util
+
+    demo = importlib.util.find_spec("crm_desktop.services.demo_data") is not None
+    folder = ROOT / "bench" / "out" / f"ui-{contacts}-{'demo' if demo else 'bulk'}"
     marker = folder / "made-by.txt"
     if marker.exists():
         return folder, marker.read_text().strip()
@@ -69,9 +72,7 @@ def ensure_profile(contacts: int) -> tuple[Path, str]:
 
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    import importlib.util
-
-    if importlib.util.find_spec("crm_desktop.services.demo_data") is not None:
+    if demo:
         made_by = f"demo generator (crm demo-data --contacts {contacts} --seed 1)"
         subprocess.run(
             [

@@ -135,7 +135,10 @@ class FirstRunPage(QWidget):
         inner.addWidget(self.connect_button)
         inner.addWidget(self.progress)
         inner.addWidget(self.message)
-        card.setMaximumWidth(560)
+        # A fixed width: command-link buttons wrap their descriptions only when given one.
+        card.setFixedWidth(560)
+        for button in (self.empty_button, self.demo_button, self.connect_button):
+            button.setMinimumHeight(64)
         outer = QVBoxLayout(self)
         outer.addStretch(1)
         outer.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)

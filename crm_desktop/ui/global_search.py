@@ -27,7 +27,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QFont, QKeyEvent
+from PySide6.QtGui import QFont, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop.app import resources_dir
 from crm_desktop.store import Store
 from crm_desktop.store.search import SearchHit, search
 from crm_desktop.ui.context import AppContext
@@ -168,8 +169,11 @@ class GlobalSearchPopup(QFrame):
         self.edit.setObjectName("globalSearchEdit")
         self.edit.setPlaceholderText("Search accounts, contacts, leads, opportunities…")
         self.edit.setClearButtonEnabled(True)
+        search_icon = resources_dir() / "icons" / "search.svg"
         self.edit.addAction(
-            self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView),
+            QIcon(str(search_icon))
+            if search_icon.is_file()
+            else self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView),
             QLineEdit.ActionPosition.LeadingPosition,
         )
         self.model = SearchResultsModel(self)

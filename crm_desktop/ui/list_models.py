@@ -77,7 +77,7 @@ class ListColumn:
     key: str
     title: str
     expr: Expr
-    kind: str = "text"  # text | date | datetime | money | percent
+    kind: str = "text"  # text | label | date | datetime | money | percent
     sort_expr: Expr | None = None
     width: int = 160
 
@@ -159,7 +159,7 @@ def _build_specs() -> dict[str, ListSpec]:
             ListColumn("name", "Name", Account.name, width=240),
             ListColumn("industry", "Industry", Account.industry),
             ListColumn("region", "Region", Account.region, width=120),
-            ListColumn("status", "Status", Account.status, width=90),
+            ListColumn("status", "Status", Account.status, kind="label", width=90),
             ListColumn("grade", "Grade", Account.customer_grade, width=60),
             ListColumn("phone", "Phone", Account.phone, width=140),
             ListColumn("owner", "Owner", owner.full_name, width=140),
@@ -221,7 +221,7 @@ def _build_specs() -> dict[str, ListSpec]:
             ListColumn("name", "Name", Lead.full_name, width=180),
             ListColumn("company", "Company", Lead.company, width=200),
             ListColumn("grade", "Grade", Lead.grade, width=60),
-            ListColumn("status", "Status", Lead.status, width=100),
+            ListColumn("status", "Status", Lead.status, kind="label", width=100),
             ListColumn("source", "Source", Lead.source, width=120),
             ListColumn("owner", "Owner", owner.full_name, width=140),
             ListColumn(
@@ -390,10 +390,12 @@ def _display(kind: str, value: Any) -> str:
             return f"{Decimal(value):,.2f}"
         except (InvalidOperation, ValueError):
             return str(value)
+    if kind == "label":  # a stored vocabulary value: "qualified" -> "Qualified"
+        return str(value).replace("_", " ").capitalize()
     if kind == "percent":
         return f"{value} %"
     if kind == "datetime" and isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        return value.astimezone().date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

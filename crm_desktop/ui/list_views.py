@@ -201,6 +201,12 @@ class RecordListView(QWidget):
         self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
         self.table.setSortingEnabled(True)
 
+    def stop(self) -> None:
+        """Stop pending timers and ignore further data changes (before the runner shuts down)."""
+        self._debounce.stop()
+        self._refresh_timer.stop()
+        self._started = False
+
     def focus_filter(self) -> None:
         """Put the cursor in the quick filter (Ctrl+F)."""
         self.quick_filter.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -18,9 +18,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop.app import resources_dir
 from crm_desktop.config import Profile
 from crm_desktop.store import Store
 from crm_desktop.ui.context import AppContext
@@ -57,7 +59,9 @@ class Area:
 
     key: str
     title: str
-    icon: QStyle.StandardPixmap
+    #: Name of an SVG in resources/icons, and the Qt standard icon used if it is missing.
+    icon_name: str
+    fallback_icon: QStyle.StandardPixmap
     build: Callable[[MainWindow], QWidget]
     #: The entity whose records "New" (Ctrl+N) creates here, if any.
     entity: str | None = None
@@ -66,6 +70,8 @@ class Area:
 def _list_area(entity: str) -> Callable[[MainWindow], QWidget]:
     def build(window: MainWindow) -> QWidget:
         view = RecordListView(window.context, entity, window.ui_state)
+        # The window's status bar shows the count; one place is enough.
+        view.count_label.hide()
         view.summary_changed.connect(window.on_list_summary_changed)
         return view
 
@@ -99,33 +105,27 @@ def _placeholder(text: str) -> QWidget:
 
 
 #: The navigation, in order; Ctrl+1.. follow this order. Calendar, quotes and reports add a line each.
+_SP = QStyle.StandardPixmap
 AREAS: tuple[Area, ...] = (
-    Area(
-        "account",
-        "Accounts",
-        QStyle.StandardPixmap.SP_DirHomeIcon,
-        _list_area("account"),
-        "account",
-    ),
-    Area(
-        "contact",
-        "Contacts",
-        QStyle.StandardPixmap.SP_FileDialogContentsView,
-        _list_area("contact"),
-        "contact",
-    ),
-    Area("lead", "Leads", QStyle.StandardPixmap.SP_FileDialogNewFolder, _list_area("lead"), "lead"),
+    Area("account", "Accounts", "accounts", _SP.SP_DirHomeIcon, _list_area("account"), "account"),
+    Area("contact", "Contacts", "contacts", _SP.SP_FileIcon, _list_area("contact"), "contact"),
+    Area("lead", "Leads", "leads", _SP.SP_FileDialogNewFolder, _list_area("lead"), "lead"),
     Area(
         "opportunity",
         "Opportunities",
-        QStyle.StandardPixmap.SP_FileDialogDetailedView,
+        "opportunities",
+        _SP.SP_FileDialogDetailedView,
         _list_area("opportunity"),
         "opportunity",
     ),
-    Area(
-        "pipeline", "Pipeline", QStyle.StandardPixmap.SP_ArrowRight, _pipeline_area, "opportunity"
-    ),
+    Area("pipeline", "Pipeline", "pipeline", _SP.SP_ArrowRight, _pipeline_area, "opportunity"),
 )
+
+
+def load_icon(name: str, fallback: QStyle.StandardPixmap, style: QStyle) -> QIcon:
+    """An icon from resources/icons, or Qt's standard icon if the build lacks the file."""
+    path = resources_dir() / "icons" / f"{name}.svg"
+    return QIcon(str(path)) if path.is_file() else style.standardIcon(fallback)
 
 
 class MainWindow(QMainWindow):
@@ -153,14 +153,17 @@ class MainWindow(QMainWindow):
         )
         self.ui_state = QSettings(str(profile.ui_state_path), QSettings.Format.IniFormat)
         self.setWindowTitle("Field CRM")
-        self.setWindowIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DirHomeIcon))
+        self.setWindowIcon(load_icon("app", QStyle.StandardPixmap.SP_DirHomeIcon, self.style()))
         self.setObjectName("mainWindow")
 
         self.navigation = QListWidget(self)
         self.navigation.setObjectName("navigation")
-        self.navigation.setFixedWidth(160)
+        self.navigation.setFixedWidth(176)
+        self.navigation.setIconSize(QSize(20, 20))
         for i, area in enumerate(AREAS):
-            item = QListWidgetItem(self.style().standardIcon(area.icon), area.title)
+            item = QListWidgetItem(
+                load_icon(area.icon_name, area.fallback_icon, self.style()), area.title
+            )
             item.setToolTip(f"{area.title}  (Ctrl+{i + 1})")
             self.navigation.addItem(item)
         self.areas = QStackedWidget(self)
@@ -176,16 +179,21 @@ class MainWindow(QMainWindow):
         self.record_tabs.hide()
         self._open_records: dict[tuple[str, uuid.UUID], QWidget] = {}
 
+        # The navigation keeps its width; the user divides the rest between list and records.
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.navigation)
         self.splitter.addWidget(self.areas)
         self.splitter.addWidget(self.record_tabs)
         self.splitter.setCollapsible(0, False)
-        self.splitter.setCollapsible(1, False)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setStretchFactor(2, 2)
-        self.setCentralWidget(self.splitter)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        central = QWidget(self)
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.navigation)
+        row.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
 
         self.status = MainStatusBar(self.context.runner, self)
         self.setStatusBar(self.status)
@@ -299,11 +307,14 @@ class MainWindow(QMainWindow):
         self.first_run.finished.connect(self.on_first_run_finished)
         self.areas.addWidget(self.first_run)
         self.areas.setCurrentWidget(self.first_run)
+        # A welcome page, not a list: nothing to navigate to until the user has chosen.
         self.navigation.setEnabled(False)
+        self.navigation.hide()
 
     def on_first_run_finished(self, choice: str) -> None:
         page, self.first_run = self.first_run, None
         self.navigation.setEnabled(True)
+        self.navigation.show()
         for widget in self._area_widgets.values():
             if isinstance(widget, RecordListView):
                 widget.set_current_user(self.context.current_user_id)
@@ -349,16 +360,16 @@ class MainWindow(QMainWindow):
         if self.record_tabs.isHidden():
             self.record_tabs.show()
             sizes = self.splitter.sizes()
-            if len(sizes) == 3 and sizes[2] == 0:
-                total = sizes[1] + sizes[2]
-                self.splitter.setSizes([sizes[0], total * 3 // 5, total * 2 // 5])
+            if len(sizes) == 2 and sizes[1] == 0:
+                total = sum(sizes)
+                self.splitter.setSizes([total * 3 // 5, total * 2 // 5])
         page.setFocus(Qt.FocusReason.OtherFocusReason)
         self.record_opened.emit(entity, record_id)
         return page
 
     def _record_icon(self, entity: str) -> QIcon:
         area = next((a for a in AREAS if a.key == entity), None)
-        return self.style().standardIcon(area.icon) if area else QIcon()
+        return load_icon(area.icon_name, area.fallback_icon, self.style()) if area else QIcon()
 
     def _on_page_title_changed(self, page: QWidget, text: str) -> None:
         index = self.record_tabs.indexOf(page)
@@ -436,4 +447,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop background work (call after the event loop ended, before disposing of the store)."""
+        for widget in self._area_widgets.values():
+            if isinstance(widget, RecordListView):
+                widget.stop()
         self.context.runner.shutdown()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
@@ -31,9 +32,12 @@ def make_window(
 ) -> Iterator[WindowFactory]:
     """Build main windows on the test's store, shown and active like on a desktop."""
 
+    windows: list[MainWindow] = []
+
     def make() -> MainWindow:
         window = MainWindow(store=store, profile=profile, context=ui_context)
         qtbot.addWidget(window)
+        windows.append(window)
         window.show()
         qtbot.waitExposed(window)
         window.activateWindow()
@@ -41,6 +45,13 @@ def make_window(
         return window
 
     yield make
+    # As the app does on quit: let queued work finish, then stop timers and the worker.
+    # (pytest-qt has usually closed and deleted the windows by now; their timers went with them.)
+    qtbot.waitUntil(lambda: ui_context.runner.pending == 0, timeout=10_000)
+    for window in windows:
+        if shiboken6.isValid(window):
+            window.close()
+            window.shutdown()
 
 
 @dataclass
