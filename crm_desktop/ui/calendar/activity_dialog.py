@@ -84,6 +84,11 @@ def _naive(edit: QDateTimeEdit) -> datetime:
     return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute())
 
 
+def _index_of(combo: QComboBox, value: object) -> int:
+    """Index of the item holding ``value`` (findData cannot compare Python objects like UUIDs)."""
+    return next((i for i in range(combo.count()) if combo.itemData(i) == value), -1)
+
+
 def next_working_morning(now: datetime) -> datetime:
     """9:00 on the next working day after ``now`` (naive local)."""
     day = now.date() + timedelta(days=1)
@@ -246,7 +251,7 @@ class ActivityDialog(QDialog):
         return cls(context, kind=kind, log=True, links=links, zone=zone, parent=parent)
 
     def _set_kind(self, kind: ActivityKind) -> None:
-        self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+        self.kind_combo.setCurrentIndex(_index_of(self.kind_combo, kind))
 
     def _fill(
         self,
@@ -265,7 +270,7 @@ class ActivityDialog(QDialog):
             self.location_edit.setText(row.location or "")
             self.description_edit.setPlainText(row.description or "")
             self.outcome_edit.setText(row.outcome or "")
-            self.priority_combo.setCurrentIndex(self.priority_combo.findData(row.priority))
+            self.priority_combo.setCurrentIndex(_index_of(self.priority_combo, row.priority))
             self.done_check.setChecked(row.status == ActivityStatus.DONE)
             self.done_check.setEnabled(row.status != ActivityStatus.DONE)
             if row.all_day and row.start_date:
@@ -345,9 +350,9 @@ class ActivityDialog(QDialog):
             self.owner_combo.clear()
             for user in owners:
                 self.owner_combo.addItem(user.name, user.id)
-            if current is not None and self.owner_combo.findData(current) < 0:
+            if current is not None and _index_of(self.owner_combo, current) < 0:
                 self.owner_combo.addItem("(someone else)", current)
-            self.owner_combo.setCurrentIndex(max(0, self.owner_combo.findData(current)))
+            self.owner_combo.setCurrentIndex(max(0, _index_of(self.owner_combo, current)))
 
         self.context.runner.submit(fetch, on_done=fill, on_error=lambda _e: None)
 

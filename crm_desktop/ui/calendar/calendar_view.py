@@ -18,8 +18,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QSplitter,
     QStackedWidget,
@@ -53,13 +55,15 @@ class CalendarView(QWidget):
         mode_changed(str): "month", "week", "day" or "agenda".
         dialog_opened(object): an :class:`ActivityDialog` was opened (tests and the main
             window can reach it).
-        action_failed(str): a move, resize, completion... was refused; the reason.
+        action_failed(str): a move, resize, completion, import... was refused; the reason.
+        file_finished(str): an .ics import or export finished; the summary shown to the user.
     """
 
     items_loaded = Signal()
     mode_changed = Signal(str)
     dialog_opened = Signal(object)
     action_failed = Signal(str)
+    file_finished = Signal(str)
 
     def __init__(
         self,
@@ -126,9 +130,18 @@ class CalendarView(QWidget):
         self.log_button = QToolButton(self)
         self.log_button.setText("&Log call")
         self.log_button.setToolTip("Log a call that just happened (Ctrl+L)")
+        self.file_button = QToolButton(self)
+        self.file_button.setText(".ics")
+        self.file_button.setToolTip("Import or export iCalendar files")
+        self.file_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        file_menu = QMenu(self.file_button)
+        file_menu.addAction("&Import .ics file…", self.on_import_button_clicked)
+        file_menu.addAction("&Export what is shown…", self.on_export_button_clicked)
+        self.file_button.setMenu(file_menu)
         bar.addSpacing(12)
         bar.addWidget(self.new_button)
         bar.addWidget(self.log_button)
+        bar.addWidget(self.file_button)
 
         # ---- views
         self.month_view = MonthView(self)
@@ -307,7 +320,7 @@ class CalendarView(QWidget):
                 return  # the user moved on meanwhile; a newer load is on its way
             self._show(days, rows)
 
-        self.context.runner.submit(fetch, on_done=done, on_error=self.on_action_error)
+        self.context.runner.submit(fetch, on_done=done, on_error=self.on_load_error)
 
     def _show(self, days: list[date], rows: list[ActivityRow]) -> None:
         self.items = rows
@@ -348,9 +361,7 @@ class CalendarView(QWidget):
             with store.sessions() as session:
                 return svc.visible_calendar_owners(session=session, user_id=me)
 
-        self.context.runner.submit(
-            fetch, on_done=self.on_team_loaded, on_error=self.on_action_error
-        )
+        self.context.runner.submit(fetch, on_done=self.on_team_loaded, on_error=self.on_load_error)
 
     def on_team_loaded(self, users: list[UserRow]) -> None:
         """Offer the team overlay (hidden for a rep, who has only their own calendar)."""
@@ -398,6 +409,7 @@ class CalendarView(QWidget):
                 action(session)
 
         self.status_label.clear()
+        self.status_label.setStyleSheet("color: #B71C1C")
         self.context.runner.submit(work, on_done=self.on_write_done, on_error=self.on_action_error)
 
     def on_write_done(self, _result: object) -> None:
@@ -407,9 +419,99 @@ class CalendarView(QWidget):
     def on_action_error(self, error: BaseException) -> None:
         """Show why, and put the entry back where the store has it."""
         message = str(error) or type(error).__name__
+        self.status_label.setStyleSheet("color: #B71C1C")
         self.status_label.setText(message)
         self.action_failed.emit(message)
         self.reload()
+
+    def on_load_error(self, error: BaseException) -> None:
+        """Show why a read failed (no reload: that would fail the same way, forever)."""
+        message = str(error) or type(error).__name__
+        self.status_label.setText(message)
+        self.action_failed.emit(message)
+
+    # ------------------------------------------------------------------ iCalendar files
+    def import_ics(self, path: str) -> None:
+        """Import an .ics file for the current user in the background (all or nothing)."""
+        from pathlib import Path
+
+        from crm_desktop.services import ical
+
+        owner = self.context.current_user_id
+        zone = self.zone
+        store = self.context.store
+
+        def work() -> ical.ImportResult:
+            data = Path(path).read_bytes()
+            with store.sessions.begin() as session:
+                return ical.import_ics(session=session, data=data, owner_id=owner, zone=zone)
+
+        def done(result: ical.ImportResult) -> None:
+            self.status_label.setStyleSheet("color: #1B5E20")
+            self.status_label.setText(f"Imported {result.created} new, {result.updated} updated.")
+            self.file_finished.emit(self.status_label.text())
+            self.context.notify_changed("activity")
+
+        self.context.runner.submit(work, on_done=done, on_error=self.on_file_error)
+
+    def export_ics(self, path: str) -> None:
+        """Export what the current mode shows (days and overlaid calendars) to an .ics file."""
+        import os
+        from pathlib import Path
+
+        from crm_desktop.services import ical
+
+        days = self.visible_days()
+        start = datetime.combine(days[0], time(0), self.zone)
+        end = datetime.combine(days[-1] + timedelta(days=1), time(0), self.zone)
+        owners = list(self.owners) if self.owners is not None else None
+        zone = self.zone
+        store = self.context.store
+
+        def work() -> int:
+            with store.sessions() as session:
+                data = ical.export_ics(
+                    session=session, start=start, end=end, owner_ids=owners, zone=zone
+                )
+            target = Path(path)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_bytes(data)
+            os.replace(partial, target)  # never leave half a file behind
+            return data.count(b"BEGIN:VEVENT") + data.count(b"BEGIN:VTODO")
+
+        def done(count: int) -> None:
+            self.status_label.setStyleSheet("color: #1B5E20")
+            self.status_label.setText(f"Exported {count} activities to {path}.")
+            self.file_finished.emit(self.status_label.text())
+
+        self.context.runner.submit(work, on_done=done, on_error=self.on_file_error)
+
+    def on_file_error(self, error: BaseException) -> None:
+        """A file could not be read, parsed or written: say which and why."""
+        from crm_desktop.services.ical import IcsError
+
+        message = str(error) or type(error).__name__
+        if isinstance(error, IcsError):
+            message = f"Nothing was imported: {message}"
+        self.status_label.setStyleSheet("color: #B71C1C")
+        self.status_label.setText(message)
+        self.action_failed.emit(message)
+
+    def on_import_button_clicked(self) -> None:
+        """Pick an .ics file to import."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import calendar", "", "iCalendar files (*.ics);;All files (*)"
+        )
+        if path:
+            self.import_ics(path)
+
+    def on_export_button_clicked(self) -> None:
+        """Pick where to export what is shown."""
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export calendar", "calendar.ics", "iCalendar files (*.ics)"
+        )
+        if path:
+            self.export_ics(path)
 
     def on_move_requested(self, ident: uuid.UUID, start: datetime) -> None:
         """Drag moved a timed entry."""
@@ -456,7 +558,7 @@ class CalendarView(QWidget):
                 return svc.get_activity(session=session, activity_id=ident)
 
         self.context.runner.submit(
-            fetch, on_done=lambda row: self.open_dialog(activity=row), on_error=self.on_action_error
+            fetch, on_done=lambda row: self.open_dialog(activity=row), on_error=self.on_load_error
         )
 
     def on_new_button_clicked(self) -> None:
