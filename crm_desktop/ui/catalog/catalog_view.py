@@ -401,7 +401,7 @@ class PriceListsTab(QWidget):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setSizes([450, 550])
+        splitter.setSizes([560, 540])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 

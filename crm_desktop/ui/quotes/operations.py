@@ -552,7 +552,9 @@ def quote_rows(
                 | (Account.name.ilike(pattern))
                 | (Opportunity.name.ilike(pattern))
             )
-        rows = session.execute(stmt.order_by(Quote.created_at.desc()).limit(2000))
+        rows = session.execute(
+            stmt.order_by(Quote.created_at.desc(), Quote.number.desc()).limit(2000)
+        )
         return [
             QuoteListRow(
                 id=q.id,

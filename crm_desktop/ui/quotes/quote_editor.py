@@ -150,7 +150,9 @@ class QuoteEditor(QWidget):
         self.totals: QuoteTotals | None = None
         self.dirty = False
         self._filling = False  # True while the widgets are filled from data (not user edits)
+        self._notifying = False  # True while this editor announces its own change
         self._build()
+        context.data_changed.connect(self.on_context_data_changed)
         if quote_id is not None:
             self.load(quote_id)
         else:
@@ -881,6 +883,22 @@ class QuoteEditor(QWidget):
                 return
             self.load(quote_id)
 
+    def on_context_data_changed(self, entity: str) -> None:
+        """Quotes changed elsewhere (expiry, sync, another window): show the stored state,
+        unless the user is in the middle of editing, whose Save then meets the service's rules."""
+        if self._notifying or entity != "quote" or self.dirty:
+            return
+        if self.header is not None and self.header.id is not None:
+            self.load(self.header.id)
+
+    def has_unsaved_changes(self) -> bool:
+        """Whether closing now would lose edits (the main window asks before closing a tab)."""
+        return self.dirty
+
+    def confirm_close(self) -> bool:
+        """Ask the user before losing unsaved changes; True if the editor may close."""
+        return not self.dirty or self._confirm_discard()
+
     def _confirm_discard(self) -> bool:
         answer = QMessageBox.question(
             self, "Unsaved changes", "Discard the unsaved changes to this quote?"
@@ -916,8 +934,13 @@ class QuoteEditor(QWidget):
         def done(data: EditorData) -> None:
             self._apply(data)
             self.show_message(message)
-            for entity in entities:
-                self.context.notify_changed(entity)
+            # Our own change notice must not make this editor reload what it just got.
+            self._notifying = True
+            try:
+                for entity in entities:
+                    self.context.notify_changed(entity)
+            finally:
+                self._notifying = False
             if data.header.id is not None:
                 self.saved.emit(data.header.id)
             if data.header.status != previous:
