@@ -11,7 +11,8 @@ Rules:
 * Sending (:func:`send_or_request_approval`) a quote above the threshold does not send it: the
   quote goes to ``pending_approval``. A manager (``User.role`` manager or admin) then either
   approves it (:func:`approve`), which releases it, i.e. sends it on the rep's behalf, or
-  declines (:func:`decline`), which puts it back to draft with the reason. An approval is
+  declines (:func:`decline`), which puts it back to draft with the reason; the rep may also
+  withdraw the request (:func:`withdraw`) to change the quote. An approval is
   for that revision only: any change needs a new revision, which is approved anew if it is
   still above the threshold.
 * Who approved and when is recorded as a completed note (:class:`Activity` with ``quote_id``),
@@ -43,6 +44,7 @@ _APPROVERS = frozenset({Role.MANAGER, Role.ADMIN})
 APPROVED_PREFIX = "Discount approved"
 REQUESTED_PREFIX = "Discount approval requested"
 DECLINED_PREFIX = "Discount declined"
+WITHDRAWN_PREFIX = "Approval request withdrawn"
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,30 @@ def decline(
     session.flush()
 
 
+def withdraw(
+    *,
+    session: Session,
+    quote_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    now: datetime | None = None,
+) -> None:
+    """The rep takes a quote back from approval (to change the discount): back to draft, noted."""
+    now = now or utcnow()
+    quote = _quote(session, quote_id)
+    if quote.status != QuoteStatus.PENDING_APPROVAL:
+        raise ValidationError("status", f"{quote.number} is not waiting for approval")
+    _note(
+        session,
+        quote,
+        user_id=user_id,
+        subject=f"{WITHDRAWN_PREFIX} on {quote.number}",
+        text="",
+        now=now,
+    )
+    quote.status = QuoteStatus.DRAFT
+    session.flush()
+
+
 def approval_history(*, session: Session, quote_id: uuid.UUID) -> list[str]:
     """The approval notes of a quote's number (every revision), oldest first, as display lines."""
     quote = _quote(session, quote_id)
@@ -235,7 +261,7 @@ def approval_history(*, session: Session, quote_id: uuid.UUID) -> list[str]:
         )
         .order_by(Activity.created_at)
     )
-    prefixes = (APPROVED_PREFIX, REQUESTED_PREFIX, DECLINED_PREFIX)
+    prefixes = (APPROVED_PREFIX, REQUESTED_PREFIX, DECLINED_PREFIX, WITHDRAWN_PREFIX)
     lines = []
     for note in notes:
         if not note.subject.startswith(prefixes):

@@ -144,3 +144,17 @@ def test_only_a_draft_can_be_sent(session: Session, world: dict[str, uuid.UUID])
         quote_approval.send_or_request_approval(
             session=session, quote_id=quote_id, user_id=None, threshold=None
         )
+
+
+def test_rep_withdraws_a_request_to_change_the_quote(
+    session: Session, world: dict[str, uuid.UUID]
+) -> None:
+    quote_id = draft(session, world, discount="25")
+    quote_approval.send_or_request_approval(
+        session=session, quote_id=quote_id, user_id=world["rep"], threshold=Decimal(20)
+    )
+    quote_approval.withdraw(session=session, quote_id=quote_id, user_id=world["rep"])
+    assert session.get(Quote, quote_id).status == QuoteStatus.DRAFT  # type: ignore[union-attr]
+    assert "withdrawn" in quote_approval.approval_history(session=session, quote_id=quote_id)[-1]
+    with pytest.raises(ValidationError):
+        quote_approval.withdraw(session=session, quote_id=quote_id, user_id=world["rep"])

@@ -308,6 +308,7 @@ def test_discount_above_threshold_waits_for_a_manager(
         qtbot.mouseClick(editor.send_button, Qt.MouseButton.LeftButton)
     assert changed.args == ["pending_approval"]
     assert not editor.approve_button.isVisible()  # the rep cannot approve their own discount
+    assert editor.withdraw_button.isVisible()
     assert editor.header is not None and editor.header.id is not None
     quote_id = editor.header.id
     shot(editor, "quote-editor-pending-approval.png")

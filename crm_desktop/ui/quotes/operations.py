@@ -458,6 +458,8 @@ def _transition(
             target = quote_service.new_revision(session=session, quote_id=quote_id).quote_id
         elif action == "approve":
             quote_approval.approve(session=session, quote_id=quote_id, approver_id=user_id)
+        elif action == "withdraw":
+            quote_approval.withdraw(session=session, quote_id=quote_id, user_id=user_id)
         elif action == "decline":
             quote_approval.decline(
                 session=session, quote_id=quote_id, approver_id=user_id, reason=reason
@@ -494,6 +496,13 @@ def approve(
 ) -> EditorData:
     """A manager approves the discount (the quote is released as sent)."""
     return _transition(store, profile, user_id, quote_id, "approve")
+
+
+def withdraw(
+    store: Store, profile: Profile, user_id: uuid.UUID | None, quote_id: uuid.UUID
+) -> EditorData:
+    """The rep takes the quote back from approval (back to draft, to change it)."""
+    return _transition(store, profile, user_id, quote_id, "withdraw")
 
 
 def decline(

@@ -277,6 +277,8 @@ class QuoteEditor(QWidget):
         self.revision_button = QPushButton("New revision")
         self.approve_button = QPushButton("Approve discount")
         self.decline_button = QPushButton("Decline…")
+        self.withdraw_button = QPushButton("Withdraw request")
+        self.withdraw_button.setToolTip("Take the quote back from approval to change it")
         self.pdf_button = QPushButton("Save PDF…")
         self.open_pdf_button = QPushButton("Open PDF")
         self.email_button = QPushButton("E-mail…")
@@ -290,6 +292,7 @@ class QuoteEditor(QWidget):
             (self.revision_button, self.on_revision_button_clicked),
             (self.approve_button, self.on_approve_button_clicked),
             (self.decline_button, self.on_decline_button_clicked),
+            (self.withdraw_button, self.on_withdraw_button_clicked),
         ):
             button.clicked.connect(slot)
             actions.addWidget(button)
@@ -615,6 +618,7 @@ class QuoteEditor(QWidget):
         pending = current and status == "pending_approval"
         self.approve_button.setVisible(pending and can_approve)
         self.decline_button.setVisible(pending and can_approve)
+        self.withdraw_button.setVisible(pending)
         for button in (self.pdf_button, self.open_pdf_button, self.email_button):
             button.setEnabled(stored)
         self._update_approval_hint()
@@ -1056,6 +1060,10 @@ class QuoteEditor(QWidget):
     def on_approve_button_clicked(self) -> None:
         """Manager: approve the discount (the quote is released as sent)."""
         self._transition(operations.approve, "Discount approved; the quote is released as sent.")
+
+    def on_withdraw_button_clicked(self) -> None:
+        """Take the quote back from approval; it becomes an editable draft again."""
+        self._transition(operations.withdraw, "Approval request withdrawn; the quote is a draft.")
 
     def on_decline_button_clicked(self) -> None:
         """Manager: decline the discount with a reason (back to draft)."""
