@@ -294,3 +294,96 @@ def test_every_sample_file_is_accounted_for() -> None:
     readme = (DATA / "README.md").read_text(encoding="utf-8")
     for path in DATA.glob("*.ics"):
         assert path.name in readme, f"{path.name} has no origin note in README.md"
+
+
+def _cal(*lines: str) -> str:
+    return "\r\n".join(
+        ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", *lines, "END:VCALENDAR", ""]
+    )
+
+
+def test_all_day_series_with_date_exdate(session: Session) -> None:
+    text = _cal(
+        "BEGIN:VEVENT",
+        "UID:holiday-series",
+        "SUMMARY:Stand at the fair",
+        "DTSTART;VALUE=DATE:20260302",
+        "DTEND;VALUE=DATE:20260303",
+        "RRULE:FREQ=DAILY;COUNT=5",
+        "EXDATE;VALUE=DATE:20260304",
+        "END:VEVENT",
+    )
+    ical.import_ics(session=session, data=text, owner_id=None)
+    rows = session.scalars(select(Activity).order_by(Activity.start_date)).all()
+    assert [(a.start_date, a.end_date) for a in rows] == [
+        (date(2026, 3, d), date(2026, 3, d + 1)) for d in (2, 3, 5, 6)
+    ]
+    assert all(a.all_day and a.start_at is None for a in rows)
+    assert rows[0].ical_uid == "holiday-series#20260302"
+
+
+def test_moved_occurrence_replaces_the_generated_one(session: Session) -> None:
+    text = _cal(
+        "BEGIN:VEVENT",
+        "UID:weekly",
+        "SUMMARY:Weekly",
+        "DTSTART;TZID=Europe/Berlin:20260302T090000",
+        "DTEND;TZID=Europe/Berlin:20260302T100000",
+        "RRULE:FREQ=WEEKLY;COUNT=3",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:weekly",
+        "RECURRENCE-ID;TZID=Europe/Berlin:20260309T090000",
+        "SUMMARY:Weekly (moved)",
+        "DTSTART;TZID=Europe/Berlin:20260310T140000",
+        "DTEND;TZID=Europe/Berlin:20260310T150000",
+        "END:VEVENT",
+    )
+    ical.import_ics(session=session, data=text, owner_id=None)
+    rows = session.scalars(select(Activity).order_by(Activity.start_at)).all()
+    assert [(a.subject, a.start_at) for a in rows] == [
+        ("Weekly", datetime(2026, 3, 2, 8, 0, tzinfo=UTC)),
+        ("Weekly (moved)", datetime(2026, 3, 10, 13, 0, tzinfo=UTC)),
+        ("Weekly", datetime(2026, 3, 16, 8, 0, tzinfo=UTC)),
+    ]
+
+
+def test_floating_time_is_read_in_the_importers_zone(session: Session) -> None:
+    text = _cal("BEGIN:VEVENT", "UID:f", "SUMMARY:Lunch", "DTSTART:20260302T120000", "END:VEVENT")
+    ical.import_ics(session=session, data=text, owner_id=None, zone=ZoneInfo("Asia/Tokyo"))
+    a = session.scalars(select(Activity)).one()
+    assert a.start_at == datetime(2026, 3, 2, 3, 0, tzinfo=UTC) and a.time_zone == "Asia/Tokyo"
+
+
+def test_todo_becomes_a_task(session: Session) -> None:
+    text = _cal(
+        "BEGIN:VTODO",
+        "UID:t1",
+        "SUMMARY:Send contract",
+        "DUE;TZID=America/New_York:20260305T170000",
+        "PRIORITY:1",
+        "STATUS:COMPLETED",
+        "COMPLETED:20260305T150000Z",
+        "END:VTODO",
+    )
+    ical.import_ics(session=session, data=text, owner_id=None)
+    a = session.scalars(select(Activity)).one()
+    assert a.kind == ActivityKind.TASK and a.priority == Priority.HIGH
+    assert a.due_at == datetime(2026, 3, 5, 22, 0, tzinfo=UTC)
+    assert a.status == ActivityStatus.DONE and a.completed_at == datetime(
+        2026, 3, 5, 15, 0, tzinfo=UTC
+    )
+
+
+def test_runaway_recurrence_is_refused(session: Session) -> None:
+    text = _cal(
+        "BEGIN:VEVENT",
+        "UID:r",
+        "SUMMARY:Every minute",
+        "DTSTART:20260302T090000Z",
+        "RRULE:FREQ=MINUTELY;COUNT=100000",
+        "END:VEVENT",
+    )
+    with pytest.raises(ical.IcsError, match="more than 1000 occurrences"):
+        ical.import_ics(session=session, data=text, owner_id=None)
+    assert session.scalar(select(func.count()).select_from(Activity)) == 0
