@@ -20,7 +20,12 @@ from crm_desktop.models.enums import QuoteStatus
 from crm_desktop.services import quotes as quote_service
 from crm_desktop.store import Store
 from crm_desktop.ui.context import AppContext
-from crm_desktop.ui.quotes import QuoteEditor, QuoteExpiryWatcher, QuotesView
+from crm_desktop.ui.quotes import (
+    OpportunityQuotesWidget,
+    QuoteEditor,
+    QuoteExpiryWatcher,
+    QuotesView,
+)
 from crm_desktop.ui.quotes.quote_editor import combo_index
 
 SCREENSHOTS = os.environ.get("CRM_SCREENSHOT_DIR")
@@ -160,3 +165,19 @@ def test_standalone_quote_finds_its_customer_by_chinese_name(
         assert quote is not None
         assert (quote.account_id, quote.opportunity_id) == (world["account"], None)
         assert quote.total == Decimal("12720.00")
+
+
+def test_opportunity_quotes_list_and_new_quote_request(
+    qtbot: QtBot, ui_context: AppContext, world: dict[str, uuid.UUID]
+) -> None:
+    widget = OpportunityQuotesWidget(ui_context, world["opportunity"])
+    qtbot.addWidget(widget)
+    qtbot.waitUntil(lambda: len(widget.model.rows()) == 3, timeout=5000)
+    with qtbot.waitSignal(widget.new_quote_requested, timeout=1000) as requested:
+        qtbot.mouseClick(widget.new_button, Qt.MouseButton.LeftButton)
+    assert requested.args == [world["opportunity"]]
+    # The main window answers with an editor for the opportunity.
+    editor = QuoteEditor.for_opportunity(ui_context, requested.args[0])
+    qtbot.addWidget(editor)
+    qtbot.waitUntil(lambda: editor.data is not None, timeout=5000)
+    assert editor.header is not None and editor.header.opportunity_id == world["opportunity"]

@@ -2,7 +2,14 @@
 
 from crm_desktop.ui.quotes.account_orders import AccountOrdersWidget
 from crm_desktop.ui.quotes.expiry import QuoteExpiryWatcher
+from crm_desktop.ui.quotes.opportunity_quotes import OpportunityQuotesWidget
 from crm_desktop.ui.quotes.quote_editor import QuoteEditor
 from crm_desktop.ui.quotes.quotes_view import QuotesView
 
-__all__ = ["AccountOrdersWidget", "QuoteEditor", "QuoteExpiryWatcher", "QuotesView"]
+__all__ = [
+    "AccountOrdersWidget",
+    "OpportunityQuotesWidget",
+    "QuoteEditor",
+    "QuoteExpiryWatcher",
+    "QuotesView",
+]

@@ -12,7 +12,7 @@ from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from crm_desktop.printing.quote_data import format_amount
-from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel
+from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, while_alive
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.quotes import operations
 from crm_desktop.ui.quotes.draft import OrderRow
@@ -64,7 +64,8 @@ class AccountOrdersWidget(QWidget):
         """Fetch the account's orders on the store worker."""
         store, account_id = self.context.store, self.account_id
         self.context.runner.submit(
-            lambda: operations.orders_for_account(store, account_id), on_done=self._on_loaded
+            lambda: operations.orders_for_account(store, account_id),
+            on_done=while_alive(self, self._on_loaded),
         )
 
     def _on_loaded(self, orders: list[OrderRow]) -> None:

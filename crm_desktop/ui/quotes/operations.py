@@ -539,7 +539,12 @@ def orders_for_account(store: Store, account_id: uuid.UUID) -> list[OrderRow]:
 
 
 def quote_rows(
-    store: Store, *, status: str | None, text: str, pending_for: uuid.UUID | None = None
+    store: Store,
+    *,
+    status: str | None,
+    text: str,
+    pending_for: uuid.UUID | None = None,
+    opportunity_id: uuid.UUID | None = None,
 ) -> list[QuoteListRow]:
     """Current quote revisions for the quotes list, newest first (at most 2,000)."""
     with store.sessions() as session:
@@ -551,6 +556,8 @@ def quote_rows(
         )
         if status:
             stmt = stmt.where(Quote.status == status)
+        if opportunity_id is not None:
+            stmt = stmt.where(Quote.opportunity_id == opportunity_id)
         if pending_for is not None:
             ids = quote_approval.pending_for(session=session, manager_id=pending_for)
             stmt = stmt.where(Quote.id.in_(ids))
