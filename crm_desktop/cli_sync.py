@@ -50,10 +50,21 @@ def _progress(ctx: Context) -> Callable[[SyncProgress], None]:
 @argument("--server", metavar="URL", help="head-office server, e.g. https://crm.example.com")
 @argument("--user", metavar="NAME", help="your user name on the server")
 @argument("--ca-file", metavar="FILE", help="CA certificate bundle to verify the server with")
+@argument(
+    "--page-size",
+    type=int,
+    default=None,
+    metavar="N",
+    help="records per pulled page (default 5000; smaller commits more often on slow links)",
+)
+@argument(
+    "--batch-size", type=int, default=None, metavar="N", help="mutations per push (default 500)"
+)
 def sync_command(ctx: Context, args: argparse.Namespace) -> int:
     """``crm sync``: sign in if needed, then one sync round."""
     from crm_desktop.sync.credentials import KeyringUnavailable, TokenStore
-    from crm_desktop.sync.engine import LocalDataWiped, SyncEngine, SyncError
+    from crm_desktop.sync.engine import PUSH_BATCH, LocalDataWiped, SyncEngine, SyncError
+    from crm_desktop.sync.protocol import MAX_PULL_LIMIT
     from crm_desktop.sync.transport import (
         AuthenticationError,
         NetworkError,
@@ -72,7 +83,12 @@ def sync_command(ctx: Context, args: argparse.Namespace) -> int:
     store = ctx.store
     tokens = TokenStore(ctx.profile)
     transport = Transport(server, ca_file=ca_file)
-    engine = SyncEngine(store.path, transport)
+    engine = SyncEngine(
+        store.path,
+        transport,
+        push_batch=max(1, min(args.batch_size or PUSH_BATCH, 1000)),
+        pull_limit=max(1, min(args.page_size or MAX_PULL_LIMIT, MAX_PULL_LIMIT)),
+    )
     try:
         try:
             token = tokens.get(username)
