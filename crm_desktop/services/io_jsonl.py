@@ -57,6 +57,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from crm_desktop.models import ENTITIES, Base, SyncMixin
 from crm_desktop.models.base import Money, UTCDateTime
@@ -644,8 +645,13 @@ def import_jsonl(*, session: Session, lines: Iterable[str | bytes]) -> ImportRes
                     changed = False
                     for key, value in line.values.items():
                         attr = fields[key].attr
-                        if _differs(getattr(obj, attr), value):
+                        current = getattr(obj, attr)
+                        if _differs(current, value):
                             setattr(obj, attr, value)
+                            if current == value:
+                                # Equal but differently written (1.0 vs 1.00): the ORM sees no
+                                # net change and would skip the column, so say it changed.
+                                flag_modified(obj, attr)
                             changed = True
                     if changed:
                         result.updated[type_name] = result.updated.get(type_name, 0) + 1
