@@ -25,13 +25,14 @@ from PySide6.QtCore import (
     QMimeData,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QSize,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
+    QMenu,
     QScrollArea,
     QStyle,
     QStyledItemDelegate,
@@ -459,6 +461,9 @@ class PipelineBoard(QWidget):
             column.model.cards_dropped.connect(self.on_column_cards_dropped)
             column.view.doubleClicked.connect(self.on_card_double_clicked)
             column.view.activated.connect(self.on_card_double_clicked)
+            # The keyboard's way to move a card (menu key or right-click): same path as a drop.
+            column.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            column.view.customContextMenuRequested.connect(self.on_card_context_menu_requested)
             self.strip_layout.insertWidget(index, column)
             self.columns[stage.id] = column
 
@@ -468,6 +473,40 @@ class PipelineBoard(QWidget):
         card = index.data(CARD_ROLE)
         if isinstance(card, rv.BoardCard):
             self.context.open_record("opportunity", card.id)
+
+    def on_card_context_menu_requested(self, pos: QPoint) -> None:
+        view = self.sender()
+        column = next((c for c in self.columns.values() if c.view is view), None)
+        if column is None:
+            return
+        index = column.view.indexAt(pos)
+        if not index.isValid():
+            index = column.view.currentIndex()
+        if not index.isValid():
+            return
+        card = index.data(CARD_ROLE)
+        selected = [i.data(CARD_ROLE) for i in column.view.selectedIndexes()]
+        ids = [c.id for c in selected if isinstance(c, rv.BoardCard)] or [card.id]
+        self.card_menu = QMenu(self)
+        self.card_menu.setObjectName("card_menu")
+        open_action = self.card_menu.addAction("Open")
+        open_action.triggered.connect(lambda: self.context.open_record("opportunity", card.id))
+        move = self.card_menu.addMenu("Move to")
+        for other in self.columns.values():
+            if other is column:
+                continue
+            action = move.addAction(other.stage.name)
+            action.setData(str(other.stage.id))
+            action.setProperty("ids", [str(i) for i in ids])
+            action.triggered.connect(self.on_move_action_triggered)
+        self.card_menu.popup(column.view.viewport().mapToGlobal(pos))
+
+    def on_move_action_triggered(self) -> None:
+        action = self.sender()
+        if not isinstance(action, QAction):
+            return
+        ids = [uuid.UUID(i) for i in action.property("ids")]
+        self.on_column_cards_dropped(ids, uuid.UUID(action.data()))
 
     def on_column_cards_dropped(self, ids: list[uuid.UUID], stage_id: uuid.UUID) -> None:
         column = self.columns.get(stage_id)

@@ -8,8 +8,14 @@ from decimal import Decimal
 
 import pytest
 import records_fixtures as rf
-from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QMouseEvent,
+)
 from PySide6.QtWidgets import QApplication, QComboBox
 from pytestqt.qtbot import QtBot
 from records_fixtures import Crm
@@ -291,3 +297,35 @@ def test_thousands_of_open_deals_load_into_list_views(
     assert qualification.figures.text() == "300,000.00 USD · w 60,000.00 USD"
     # One list view per column, painting only visible cards: no widget per card.
     assert len(qualification.findChildren(type(qualification.figures))) < 5
+
+
+@rf.offscreen_popups
+def test_keyboard_menu_moves_a_card(
+    qtbot: QtBot, store: Store, crm: Crm, board: PipelineBoard
+) -> None:
+    view = column(board, "Prospecting").view
+    view.setFocus()
+    view.setCurrentIndex(view.model().index(0, 0))
+    # What the platform turns the Menu key into (QTest's key events skip that translation).
+    QApplication.sendEvent(
+        view,
+        QContextMenuEvent(
+            QContextMenuEvent.Reason.Keyboard,
+            QPoint(4, 4),
+            view.mapToGlobal(QPoint(4, 4)),
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
+    qtbot.waitUntil(lambda: board.card_menu.isVisible())
+    move = next(a for a in board.card_menu.actions() if a.text() == "Move to").menu()
+    target = next(a for a in move.actions() if a.text() == "Needs Analysis")
+    with qtbot.waitSignal(board.board_loaded, timeout=5000):
+        target.trigger()
+    board.card_menu.close()
+    assert card_names(board, "Needs Analysis") == ["Globex pumps"]
+    with store.sessions() as s:
+        opp = s.get(Opportunity, crm.pumps)
+        assert opp is not None and (opp.stage_id, opp.probability) == (
+            crm.stages["Needs Analysis"],
+            40,
+        )
