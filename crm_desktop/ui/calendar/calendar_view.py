@@ -82,6 +82,7 @@ class CalendarView(QWidget):
         self._now = now or (lambda: datetime.now(self.zone))
         self._today = today or (lambda: self._now().astimezone(self.zone).date())
         self.anchor = self._today()
+        self._shown_today = self.anchor
         self.mode = mode
         self.items: list[ActivityRow] = []
         self.active_dialog: ActivityDialog | None = None
@@ -383,6 +384,12 @@ class CalendarView(QWidget):
         for grid in (self.week_view.grid, self.day_view.grid):
             grid.now = now
             grid.update()
+        today = self._today()
+        if today != self._shown_today:
+            # Past midnight: "today" moves, and so do my day and the overdue list.
+            self._shown_today = today
+            self.reload()
+            self.my_day.reload()
 
     # ------------------------------------------------------------------ gestures
     def _connect_surface(self, surface: Any) -> None:

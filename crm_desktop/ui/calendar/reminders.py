@@ -49,11 +49,14 @@ class ReminderCenter(QObject):
         reminders_changed(list): every due reminder now (a list of ActivityRow), oldest first.
         reminder_fired(object): an ActivityRow whose reminder became due since the last check.
         action_failed(str): a snooze or dismiss could not be saved.
+        message_clicked(object): the user clicked the tray message about this activity UUID
+            (the main window raises itself and opens it).
     """
 
     reminders_changed = Signal(list)
     reminder_fired = Signal(object)
     action_failed = Signal(str)
+    message_clicked = Signal(object)
 
     def __init__(
         self,
@@ -86,6 +89,8 @@ class ReminderCenter(QObject):
                 self.tray = QSystemTrayIcon(icon, self)
                 self.tray.setToolTip("Field CRM reminders")
                 self.tray.show()
+                self.tray.messageClicked.connect(self.on_tray_message_clicked)
+        self._last_shown: uuid.UUID | None = None
         context.data_changed.connect(self.on_context_data_changed)
 
     def today(self, zone: ZoneInfo) -> date:
@@ -126,6 +131,7 @@ class ReminderCenter(QObject):
             self.reminder_fired.emit(row)
         if fresh and self.tray is not None:
             first = fresh[0]
+            self._last_shown = first.id
             more = f" (+{len(fresh) - 1} more)" if len(fresh) > 1 else ""
             self.tray.showMessage(
                 f"{KIND_LABELS[first.kind]}: {first.subject}{more}",
@@ -134,6 +140,11 @@ class ReminderCenter(QObject):
                 10_000,
             )
         self.reminders_changed.emit(rows)
+
+    def on_tray_message_clicked(self) -> None:
+        """Pass a click on the tray message on, with the activity it was about."""
+        if self._last_shown is not None:
+            self.message_clicked.emit(self._last_shown)
 
     def on_check_error(self, error: BaseException) -> None:
         """A failed check is retried on the next tick."""
