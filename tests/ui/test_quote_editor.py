@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 from quotes.seed import seed_quote_world
 from sqlalchemy import select
 
 from crm_desktop.models import Opportunity, Quote, QuoteLine, SalesOrder, SalesStage
-from crm_desktop.printing.quote_data import format_amount
+from crm_desktop.printing.quote_data import format_amount, load_quote_document
 from crm_desktop.services import quote_approval
+from crm_desktop.services import quotes as quote_service
 from crm_desktop.store import Store
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.quotes import AccountOrdersWidget, QuoteEditor
@@ -370,3 +372,43 @@ def test_pdf_and_mail_link(
     assert url.startswith("mailto:zhang.wei@tengfei.example?subject=Quote%20Q-")
     assert "%E5%BC%A0%E4%BC%9F" in url  # 张伟, percent-encoded UTF-8
     assert "9%2C774.50%20CNY" in url  # total 8,650.00 + 13 % tax
+
+
+def test_valid_until_and_terms_are_stored_and_no_date_stays_none(
+    qtbot: QtBot, ui_context: AppContext, store: Store, world: dict[str, uuid.UUID]
+) -> None:
+    with store.sessions.begin() as session:
+        created = quote_service.create_quote(
+            session=session, opportunity_id=world["opportunity"], price_list_id=world["list_eur"]
+        )
+        quote_service.add_line(
+            session=session, quote_id=created.quote_id, product_id=world["product_PMP-100"]
+        )
+    editor = new_editor(qtbot, ui_context, quote_id=created.quote_id)
+    assert editor.valid_until_edit.text() == "none"
+    editor.terms_edit.setFocus()
+    qtbot.keyClicks(editor.terms_edit, "Net 14 days.")
+    save(qtbot, editor)
+    quote = stored_quote(store, created.quote_id)
+    assert quote.valid_until is None
+    assert quote.terms == "Net 14 days."
+    editor.valid_until_edit.setDate(QDate(2031, 3, 31))
+    save(qtbot, editor)
+    assert stored_quote(store, created.quote_id).valid_until == date(2031, 3, 31)
+
+
+def test_mail_body_lists_a_dozen_lines_at_most(
+    qtbot: QtBot, ui_context: AppContext, store: Store, world: dict[str, uuid.UUID]
+) -> None:
+    with store.sessions.begin() as session:
+        created = quote_service.create_quote(
+            session=session, opportunity_id=world["opportunity"], price_list_id=world["list_cny"]
+        )
+        for _ in range(30):
+            quote_service.add_line(
+                session=session, quote_id=created.quote_id, product_id=world["product_CBL-5M"]
+            )
+        doc = load_quote_document(session=session, quote_id=created.quote_id)
+    url = mailto_url(doc)
+    assert "and%2018%20more%20lines" in url
+    assert len(url) < 2000

@@ -92,6 +92,10 @@ COL_CODE, COL_DESCRIPTION, COL_QTY, COL_UNIT, COL_PRICE, COL_DISCOUNT, COL_TAX, 
 _HEADERS = ["Code", "Description", "Qty", "Unit", "Unit price", "Disc. %", "Tax %", "Net"]
 _EDITABLE_COLUMNS = {COL_DESCRIPTION, COL_QTY, COL_PRICE, COL_DISCOUNT, COL_TAX}
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_NO_DATE = QDate(2000, 1, 1)
+#: Lines listed in an e-mail body; mail programs truncate long mailto: links (about 2,000
+#: characters on Windows), and the PDF has them all anyway.
+MAIL_LINES = 12
 
 
 def _qdate(value: date) -> QDate:
@@ -193,7 +197,10 @@ class QuoteEditor(QWidget):
         self.valid_until_edit = QDateEdit()
         self.valid_until_edit.setDisplayFormat("yyyy-MM-dd")
         self.valid_until_edit.setCalendarPopup(True)
-        self.valid_until_edit.dateChanged.connect(self.on_header_edited)
+        # A QDateEdit cannot be empty: its minimum date stands for "no date" and shows as "none".
+        self.valid_until_edit.setMinimumDate(_NO_DATE)
+        self.valid_until_edit.setSpecialValueText("none")
+        self.valid_until_edit.dateChanged.connect(self.on_valid_until_edit_date_changed)
         self.discount_edit = QLineEdit("0")
         self.discount_edit.setAlignment(_RIGHT)
         self.discount_edit.setMaximumWidth(90)
@@ -458,8 +465,9 @@ class QuoteEditor(QWidget):
         self.price_list_combo.setCurrentIndex(
             max(combo_index(self.price_list_combo, header.price_list_id), 0)
         )
-        if header.valid_until is not None:
-            self.valid_until_edit.setDate(_qdate(header.valid_until))
+        self.valid_until_edit.setDate(
+            _qdate(header.valid_until) if header.valid_until is not None else _NO_DATE
+        )
         self.discount_edit.setText(format_number(header.discount_percent))
         self.discount_edit.setStyleSheet("")
         self.terms_edit.setPlainText(header.terms)
@@ -797,14 +805,21 @@ class QuoteEditor(QWidget):
         self.header = replace(self.header, discount_percent=value)
         self._edited()
 
+    def on_valid_until_edit_date_changed(self, value: QDate) -> None:
+        """A new valid-until date ("none" is the minimum date and changes nothing stored)."""
+        if self._filling or self.header is None or value == _NO_DATE:
+            return
+        self.header = replace(
+            self.header, valid_until=date(value.year(), value.month(), value.day())
+        )
+        self._edited()
+
     def on_header_edited(self, *_args: object) -> None:
-        """Valid-until, terms or notes were edited."""
+        """Terms or notes were edited."""
         if self._filling or self.header is None:
             return
-        valid = self.valid_until_edit.date()
         self.header = replace(
             self.header,
-            valid_until=date(valid.year(), valid.month(), valid.day()),
             terms=self.terms_edit.toPlainText(),
             notes=self.notes_edit.toPlainText(),
         )
@@ -1177,11 +1192,13 @@ def mailto_url(doc: QuoteDocument, *, pdf_path: Path | None = None) -> str:
         f"please find our quote {doc.title} for {doc.customer_name} attached.",
         "",
     ]
-    for line in doc.lines:
+    for line in doc.lines[:MAIL_LINES]:
         lines.append(
             f"- {format_number(line.quantity)} {line.unit} {line.description}: "
             f"{format_amount(line.net_amount, cur)} {cur}"
         )
+    if len(doc.lines) > MAIL_LINES:
+        lines.append(f"- … and {len(doc.lines) - MAIL_LINES} more lines (see the PDF)")
     lines += [
         "",
         f"Total: {format_amount(doc.total, cur)} {cur}"
