@@ -18,7 +18,7 @@ from crm_desktop.models import Account, Activity, User
 from crm_desktop.models.enums import ActivityKind, ActivityStatus, Role
 from crm_desktop.services import activities as svc
 from crm_desktop.store import Store
-from crm_desktop.ui.calendar import ActivityDialog, CalendarView, Links
+from crm_desktop.ui.calendar import ActivityDialog, CalendarView, Links, install_log_shortcuts
 from crm_desktop.ui.context import AppContext
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -165,3 +165,26 @@ def test_import_and_export_from_the_calendar(
     view.close()
     view.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def test_record_page_shortcut_logs_about_the_record(
+    qtbot: QtBot, ui_context: AppContext, people: dict[str, uuid.UUID], store: Store
+) -> None:
+    page = QWidget()
+    qtbot.addWidget(page)
+    install_log_shortcuts(
+        page, ui_context, lambda: Links(account_id=people["acme"], label="Acme GmbH")
+    )
+    page.show()
+    qtbot.waitExposed(page)
+    page.activateWindow()
+    qtbot.waitUntil(page.isActiveWindow)
+    page.setFocus()
+    qtbot.keyClick(page, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    dialog = page.findChild(ActivityDialog)
+    assert dialog is not None and dialog.subject_edit.text() == "Call with Acme GmbH"
+    qtbot.waitUntil(lambda: ui_context.runner.pending == 0)
+    qtbot.keyClicks(dialog.outcome_edit, "Left a voicemail")
+    with qtbot.waitSignal(dialog.activity_saved, timeout=10_000) as saved:
+        qtbot.keyClick(dialog.outcome_edit, Qt.Key.Key_Return)
+    assert saved.args[0].account_id == people["acme"] and saved.args[0].kind == ActivityKind.CALL

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDate, QDateTime, QTime, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -552,3 +552,30 @@ def _save(
             quote_id=row.quote_id,
         )
     return row
+
+
+def install_log_shortcuts(
+    widget: QWidget,
+    context: AppContext,
+    links: Callable[[], Links | None],
+    *,
+    zone: ZoneInfo | None = None,
+) -> list[QShortcut]:
+    """Make Ctrl+L log a call and Ctrl+Shift+L a meeting about what ``links()`` returns.
+
+    For record pages (account, contact, opportunity, quote): ``links`` is asked at key time, so
+    it always names the record on screen. Returns the shortcuts (kept alive by ``widget``).
+    """
+
+    def open_log(kind: ActivityKind) -> None:
+        dialog = ActivityDialog.log(context, kind=kind, links=links(), zone=zone, parent=widget)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    made = []
+    for keys, kind in (("Ctrl+L", ActivityKind.CALL), ("Ctrl+Shift+L", ActivityKind.MEETING)):
+        shortcut = QShortcut(QKeySequence(keys), widget)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(lambda kind=kind: open_log(kind))
+        made.append(shortcut)
+    return made
