@@ -589,3 +589,28 @@ def test_double_clicking_a_member_edits_their_attitude(
             )
         ).all()
         assert [(str(r.role), str(r.attitude)) for r in rows] == [("influencer", "neutral")]
+
+
+def test_new_opportunity_from_the_account_page_opens_it(
+    qtbot: QtBot, store: Store, crm: Crm, page_factory: PageFactory, ui_context: AppContext
+) -> None:
+    page = page_factory("account", crm.acme)
+    assert isinstance(page, AccountPage)
+    page.tabs.setCurrentIndex(1)
+    qtbot.mouseClick(page.new_opportunity_button, Qt.MouseButton.LeftButton)
+    dialog = page.opportunity_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    with qtbot.waitSignal(dialog.failed):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert "Name is required" in dialog.form.error_text("name")
+    qtbot.keyClicks(line(dialog, "name"), "Acme spare parts")
+    qtbot.keyClicks(line(dialog, "amount"), "8000")
+    with qtbot.waitSignal(ui_context.record_requested, timeout=5000) as requested:
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    entity, opportunity_id = requested.args
+    assert entity == "opportunity"
+    qtbot.waitUntil(lambda: page.opportunities.find_item("Acme spare parts") is not None)
+    with store.sessions() as s:
+        opp = s.get(Opportunity, opportunity_id)
+        assert opp is not None
+        assert (opp.account_id, opp.amount, opp.owner_id) == (crm.acme, Decimal("8000"), crm.me)

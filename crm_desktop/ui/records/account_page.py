@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from crm_desktop.models.enums import AccountKind, AccountStatus, Grade
 from crm_desktop.services import record_views as rv
 from crm_desktop.ui.records.base import RecordPage
-from crm_desktop.ui.records.dialogs import LinkDialog
+from crm_desktop.ui.records.dialogs import LinkDialog, NewOpportunityDialog
 from crm_desktop.ui.widgets.forms import money
 from crm_desktop.ui.widgets.picker import RecordPicker
 from crm_desktop.ui.widgets.related import RelatedList
@@ -97,11 +97,21 @@ class AccountPage(RecordPage):
             widths=(320, 110, 130, 50),
         )
         self.opportunities.record_activated.connect(self.on_related_record_activated)
+        self.new_opportunity_button = QPushButton("New opportunity…")
+        self.new_opportunity_button.setObjectName("new_opportunity_button")
+        self.new_opportunity_button.clicked.connect(self.on_new_opportunity_button_clicked)
+        opportunities_tab = QWidget()
+        opp_column = QVBoxLayout(opportunities_tab)
+        opp_buttons = QHBoxLayout()
+        opp_buttons.addWidget(self.new_opportunity_button)
+        opp_buttons.addStretch(1)
+        opp_column.addLayout(opp_buttons)
+        opp_column.addWidget(self.opportunities)
         self.timeline = Timeline(empty_text="No activities with this account yet.")
 
         self.tabs = QTabWidget()
         self.tabs.addTab(contacts_tab, "Contacts")
-        self.tabs.addTab(self.opportunities, "Opportunities")
+        self.tabs.addTab(opportunities_tab, "Opportunities")
         self.tabs.addTab(self.timeline, "Activity")
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
@@ -197,6 +207,20 @@ class AccountPage(RecordPage):
 
     def on_related_record_activated(self, entity: str, record_id: uuid.UUID) -> None:
         self.context.open_record(entity, record_id)
+
+    def on_new_opportunity_button_clicked(self) -> None:
+        view = self.view
+        if not isinstance(view, rv.AccountView) or view.id is None:
+            return
+        self.opportunity_dialog = NewOpportunityDialog(
+            self.context, account=rv.Choice(view.id, view.form.name), parent=self
+        )
+        self.opportunity_dialog.written.connect(self.on_opportunity_dialog_written)
+        self.opportunity_dialog.open()
+
+    def on_opportunity_dialog_written(self, opportunity_id: uuid.UUID) -> None:
+        self.context.notify_changed("opportunity")
+        self.context.open_record("opportunity", opportunity_id)
 
     def on_add_contact_button_clicked(self) -> None:
         if self.record_id is None:

@@ -281,3 +281,43 @@ class CloseLostDialog(WriteDialog):
             return opportunity_id
 
         return work
+
+
+class NewOpportunityDialog(WriteDialog):
+    """Start an opportunity with an account already chosen (from the account page).
+
+    Navigation carries only an entity and an id, so the account page cannot open an empty
+    opportunity page pre-filled with itself; this dialog creates the deal, and the caller then
+    opens it with ``context.open_record``.
+    """
+
+    def __init__(
+        self,
+        context: AppContext,
+        *,
+        account: rv.Choice,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            context, "New opportunity", f"A new opportunity with {account.label}.", parent
+        )
+        self.account = account
+        self.form.add_line("name", "Name *", "What are they buying?")
+        self.form.add_line("amount", "Amount", "0")
+        self.form.add_line("currency", "Currency").setText("USD")
+        self.form.add_date("close_date", "Expected close")
+
+    def make_work(self) -> Callable[[Session], Any]:
+        form = rv.OpportunityForm(
+            name=self.form.value("name"),
+            account_id=self.account.id,
+            amount=self.form.value("amount") or "0",
+            currency=self.form.value("currency"),
+            close_date=self.form.value("close_date"),
+            owner_id=self.context.current_user_id,
+        )
+
+        def work(session: Session) -> uuid.UUID:
+            return rv.save_opportunity(session=session, opportunity_id=None, form=form)
+
+        return work
