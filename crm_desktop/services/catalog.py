@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from crm_desktop.models import Price, PriceList, Product
@@ -97,22 +97,24 @@ def _product_row(product: Product) -> ProductRow:
     )
 
 
-def _search_filter(stmt: Select[Product], text: str) -> Select[Product]:
-    # LIKE on code and name: the catalog is hundreds or a few thousand products, far below
-    # where the FTS index would pay for itself, and substring matching finds "4K" inside
-    # "Monitor 27in 4K" which a prefix index would not. SQLite's LIKE folds ASCII case only;
-    # CJK has no case, so that is enough.
-    for word in _fold(text).split():
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Product.code).like(pattern, escape="\\"),
-                func.lower(Product.name).like(pattern, escape="\\"),
-                func.lower(Product.description).like(pattern, escape="\\"),
-            )
-        )
-    return stmt
+def _matches(product: Product, words: list[str]) -> bool:
+    haystack = _fold(" ".join((product.code, product.name, product.description or "")))
+    return all(word in haystack for word in words)
+
+
+def _search(session: Session, stmt: Select[Product], text: str, limit: int) -> list[Product]:
+    # Substring match in Python rather than SQL LIKE: SQLite folds only ASCII case, so "über"
+    # would miss "Überwachung", while casefold() handles every script (CJK has no case). A
+    # catalog is hundreds or a few thousand products, scanned in milliseconds on the worker;
+    # substring matching also finds "4K" inside "Monitor 27in 4K", which a prefix index would not.
+    words = _fold(text).split()
+    found: list[Product] = []
+    for product in session.scalars(stmt.order_by(Product.code)):
+        if _matches(product, words):
+            found.append(product)
+            if len(found) >= limit:
+                break
+    return found
 
 
 def list_products(
@@ -122,8 +124,7 @@ def list_products(
     stmt = select(Product).where(Product.deleted.is_(False))
     if not include_inactive:
         stmt = stmt.where(Product.active.is_(True))
-    stmt = _search_filter(stmt, search).order_by(Product.code).limit(limit)
-    return [_product_row(p) for p in session.scalars(stmt)]
+    return [_product_row(p) for p in _search(session, stmt, search, limit)]
 
 
 def get_product(*, session: Session, product_id: uuid.UUID) -> ProductRow:
@@ -172,12 +173,18 @@ def save_product(
         raise ValidationError("name", "a product needs a name")
     if not Decimal(0) <= default_tax_rate <= Decimal(100):
         raise ValidationError("default_tax_rate", "tax rate must be between 0 and 100 %")
-    same_code = select(Product.id).where(
-        func.lower(Product.code) == code.lower(), Product.deleted.is_(False)
+    # Compared in Python: SQLite's lower() folds ASCII only ("ÜB-1" vs "üb-1").
+    folded = _fold(code)
+    clash = next(
+        (
+            other_id
+            for other_id, other_code in session.execute(
+                select(Product.id, Product.code).where(Product.deleted.is_(False))
+            )
+            if other_id != product_id and _fold(other_code) == folded
+        ),
+        None,
     )
-    if product_id is not None:
-        same_code = same_code.where(Product.id != product_id)
-    clash = session.scalar(same_code)
     if clash is not None:
         raise ValidationError("code", f"another product already has code {code}")
     if product_id is None:
@@ -347,10 +354,8 @@ def pick_products(
     Products priced on the list come first (that is usually what the salesperson means); the
     rest follow so an unpriced product can still be quoted at a typed price.
     """
-    stmt = _search_filter(
-        select(Product).where(Product.deleted.is_(False), Product.active.is_(True)), search
-    )
-    products = list(session.scalars(stmt.order_by(Product.code).limit(max(limit * 5, 100))))
+    stmt = select(Product).where(Product.deleted.is_(False), Product.active.is_(True))
+    products = _search(session, stmt, search, max(limit * 5, 100))
     prices: dict[uuid.UUID, Decimal] = {}
     if price_list_id is not None and products:
         prices = {

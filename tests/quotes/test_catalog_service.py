@@ -132,3 +132,20 @@ def test_picker_puts_priced_products_first_and_hides_inactive(
     ]
     kwd = catalog.pick_products(session=session, search="valve", price_list_id=world["list_kwd"])
     assert kwd[0].unit_price == Decimal("53.755")
+
+
+def test_search_folds_case_in_every_script(session: Session) -> None:
+    catalog.save_product(
+        session=session, product_id=None, code="ÜB-1", name="Überwachungsmodul", unit="pcs"
+    )
+    catalog.save_product(session=session, product_id=None, code="CN-1", name="离心泵 ΑΒΓ")
+    assert [p.code for p in catalog.list_products(session=session, search="über")] == ["ÜB-1"]
+    assert [p.code for p in catalog.list_products(session=session, search="ü")] == ["ÜB-1"]
+    assert [p.code for p in catalog.list_products(session=session, search="离心")] == ["CN-1"]
+    assert [p.code for p in catalog.list_products(session=session, search="αβγ")] == ["CN-1"]
+
+
+def test_code_clash_is_found_beyond_ascii(session: Session) -> None:
+    catalog.save_product(session=session, product_id=None, code="ÜB-1", name="A")
+    with pytest.raises(ValidationError, match="already has code"):
+        catalog.save_product(session=session, product_id=None, code="üb-1", name="B")
