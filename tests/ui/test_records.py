@@ -614,3 +614,16 @@ def test_new_opportunity_from_the_account_page_opens_it(
         opp = s.get(Opportunity, opportunity_id)
         assert opp is not None
         assert (opp.account_id, opp.amount, opp.owner_id) == (crm.acme, Decimal("8000"), crm.me)
+
+
+def test_stage_bar_works_from_the_keyboard(
+    qtbot: QtBot, store: Store, crm: Crm, page_factory: PageFactory
+) -> None:
+    page = page_factory("opportunity", crm.turbines)
+    assert isinstance(page, OpportunityPage)
+    page.stage_bar.setFocus()
+    qtbot.keyClick(page.stage_bar, Qt.Key.Key_Left)  # Proposal -> Needs Analysis
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        qtbot.keyClick(page.stage_bar, Qt.Key.Key_Return)
+    assert page.stage_bar.current_stage_id == crm.stages["Needs Analysis"]
+    assert page.probability.value() == 40

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPolygonF
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from crm_desktop.services.record_views import StageInfo
@@ -20,7 +20,7 @@ _ARROW = 10
 
 
 class StageBar(QWidget):
-    """Clickable chevrons, one per sales stage.
+    """Clickable chevrons, one per sales stage; Left/Right pick one and Enter moves there.
 
     Signals:
         stage_clicked(object): the user clicked a stage other than the current one (its UUID).
@@ -36,12 +36,21 @@ class StageBar(QWidget):
         self.setMinimumHeight(34)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName("Sales stage")
+        self._focus_index = 0
 
     def set_stages(self, stages: Sequence[StageInfo], current: uuid.UUID | None) -> None:
         """Show ``stages`` in order with ``current`` highlighted."""
         self._stages = tuple(stages)
         self._current = current
+        self._focus_index = next((i for i, st in enumerate(self._stages) if st.id == current), 0)
+        self._describe()
         self.update()
+
+    def _describe(self) -> None:
+        stage = next((st for st in self._stages if st.id == self._current), None)
+        self.setAccessibleDescription(f"Current stage: {stage.name}" if stage else "")
 
     @property
     def current_stage_id(self) -> uuid.UUID | None:
@@ -108,7 +117,26 @@ class StageBar(QWidget):
                 stage.name, Qt.TextElideMode.ElideRight, text_rect.width()
             )
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, text)
+            if self.hasFocus() and index == self._focus_index:
+                pen = QPen(ink, 1, Qt.PenStyle.DashLine)
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(text_rect.adjusted(0, 4, 0, -4))
         painter.end()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self._stages:
+            step = -1 if key == Qt.Key.Key_Left else 1
+            self._focus_index = max(0, min(len(self._stages) - 1, self._focus_index + step))
+            self.update()
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self._stages:
+            stage = self._stages[self._focus_index]
+            if stage.id != self._current:
+                self.stage_clicked.emit(stage.id)
+            return
+        super().keyPressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         index = self._index_at(event.position().x())
