@@ -192,6 +192,11 @@ class ActivityDialog(QDialog):
         self.when_label = QLabel("&When", self)
         self.when_label.setBuddy(self.start_edit)
         form.addRow(self.when_label, when)
+        planned = self._planned_elsewhere()
+        if planned:
+            hint = QLabel(planned, self)
+            hint.setStyleSheet("color: #757575")
+            form.addRow("", hint)
         form.addRow("&Location", self.location_edit)
         form.addRow("Details", self.description_edit)
         form.addRow("&Reminder", self.reminder_combo)
@@ -235,6 +240,21 @@ class ActivityDialog(QDialog):
 
         self._fill(kind=kind, start=start, end=end, days=days, log=log)
         self._load_owners()
+
+    def _planned_elsewhere(self) -> str:
+        """'Planned in Asia/Tokyo: 10:00–10:30 there' when the entry's zone is not the view's."""
+        row = self.activity
+        if row is None or not row.time_zone or row.time_zone == self.zone.key or row.all_day:
+            return ""
+        span = row.span_utc()
+        if span is None:
+            return ""
+        try:
+            there = ZoneInfo(row.time_zone)
+        except (KeyError, ValueError):
+            return ""
+        start, end = (t.astimezone(there).strftime("%H:%M") for t in span)
+        return f"Planned in {row.time_zone}: {start}–{end} there"
 
     # ---- construction helpers
     @classmethod
@@ -303,6 +323,7 @@ class ActivityDialog(QDialog):
             self.subject_edit.setFocus()
         else:
             self._set_kind(kind)
+            self.priority_combo.setCurrentIndex(_index_of(self.priority_combo, Priority.NORMAL))
             if days is not None:
                 self.all_day_check.setChecked(True)
                 self.start_edit.setDateTime(_qdatetime(datetime.combine(days[0], time(9))))

@@ -111,7 +111,11 @@ class CalendarView(QWidget):
         bar.addWidget(self.prev_button)
         bar.addWidget(self.next_button)
         bar.addSpacing(8)
-        bar.addWidget(self.title_label, 1)
+        bar.addWidget(self.title_label)
+        # Field staff travel: say which zone the grid is drawn in.
+        self.zone_label = QLabel(self.zone.key.replace("_", " "), self)
+        self.zone_label.setStyleSheet("color: #757575")
+        bar.addWidget(self.zone_label, 1)
         for kind in ActivityKind:
             legend = QLabel(self)
             legend.setPixmap(swatch(KIND_COLOURS[kind]).pixmap(10, 10))
