@@ -234,6 +234,10 @@ def _counted(view: Any) -> bool:
     return view.model.total is not None
 
 
+def _caught_up(shown: list[str], painted: list[str]) -> bool:
+    return len(painted) >= len(shown)
+
+
 def _last_is(shown: list[str], text: str) -> bool:
     return bool(shown) and shown[-1] == text
 
@@ -296,22 +300,33 @@ def measure_in_process(folder: Path) -> dict[str, object]:
     results["total_contacts"] = views[0].model.total
     results["rss_list_mb"] = rss_mb()
 
-    # Search as you type.
+    # Search as you type: from the text change to the results painted.
     host = QWidget()
     host.resize(1000, 700)
     host.show()
     popup = GlobalSearchPopup(context, host)
     popup.popup()
     shown: list[str] = []
+    painted: list[str] = []
+
+    class ResultsPaintWatch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and len(painted) < len(shown):
+                painted.append(shown[-1])
+            return False
+
+    results_watch = ResultsPaintWatch()
+    popup.results.viewport().installEventFilter(results_watch)
     popup.results_shown.connect(lambda text, _n: shown.append(text))
     per_key: dict[str, list[float]] = {}
     for word in SEARCH_WORDS:
         popup.edit.clear()
+        _wait(app, partial(_caught_up, shown, painted))
         times = per_key.setdefault(word, [])
         for text in _prefixes(word):
             started = time.perf_counter()
             popup.edit.setText(text)
-            _wait(app, partial(_last_is, shown, text))
+            _wait(app, partial(_last_is, painted, text))
             times.append((time.perf_counter() - started) * 1000)
     results["keystroke_ms"] = per_key
 
@@ -410,7 +425,7 @@ def main() -> int:
     )
     p95 = sorted(every)[int(0.95 * (len(every) - 1))]
     print(
-        f"global search per keystroke: median {statistics.median(every):.1f} ms, p95 {p95:.1f} ms, max {max(every):.1f} ms"
+        f"global search per keystroke (text changed to results painted): median {statistics.median(every):.1f} ms, p95 {p95:.1f} ms, max {max(every):.1f} ms"
         f" over {len(every)} keystrokes  [target {TARGETS['keystroke_ms']:.0f} ms: {_verdict(p95, TARGETS['keystroke_ms'])}]"
     )
     print(f"    per word (median/max ms): {detail}")

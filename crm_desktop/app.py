@@ -8,6 +8,8 @@ after argument parsing, so ``--help`` and ``--self-check`` errors stay quick.
 from __future__ import annotations
 
 import argparse
+import re
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -42,6 +44,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_REVISION = re.compile(r"^revision(?:\s*:\s*[^=]+)?\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(
+    r"^down_revision(?:\s*:\s*[^=]+)?\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE
+)
+
+
+def schema_is_current(database_path: Path) -> bool:
+    """True if the store's schema is at the newest migration, found without importing Alembic.
+
+    Start-up runs this before :func:`open_store`: importing Alembic (with Mako and its DDL
+    modules) costs a large share of a cold start, yet is needed only when there is something
+    to upgrade. It reads the store's revision with sqlite3 and the newest revision from the
+    migration scripts' text; anything unexpected (no file, branches, unreadable scripts)
+    answers False, and the normal migrating path runs.
+    """
+    import crm_desktop.store
+
+    # Not store.migrate.MIGRATIONS_DIR: importing that module imports Alembic.
+    versions = Path(crm_desktop.store.__file__).resolve().parent / "migrations" / "versions"
+    if not database_path.is_file():
+        return False
+    try:
+        revisions: set[str] = set()
+        parents: set[str] = set()
+        for script in versions.glob("*.py"):
+            source = script.read_text(encoding="utf-8")
+            revision = _REVISION.search(source)
+            if revision is None:
+                return False
+            revisions.add(revision.group(1))
+            parent = _DOWN_REVISION.search(source)
+            if parent is not None:
+                parents.add(parent.group(1))
+        heads = revisions - parents
+        connection = sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)
+        try:
+            rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error, UnicodeDecodeError):
+        return False
+    return len(heads) == 1 and [row[0] for row in rows] == list(heads)
+
+
 def resources_dir() -> Path:
     """The ``resources`` folder: beside the package in a checkout, in the bundle when frozen."""
     bundle = getattr(sys, "_MEIPASS", None)
@@ -71,7 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crm_desktop.ui.main_window import MainWindow
 
     profile = resolve_profile(args.profile).ensure()
-    store = open_store(profile.database_path, backup_dir=profile.backup_directory)
+    store = open_store(
+        profile.database_path,
+        migrate=not schema_is_current(profile.database_path),
+        backup_dir=profile.backup_directory,
+    )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Field CRM")
