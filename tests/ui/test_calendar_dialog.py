@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from crm_desktop.models import Account, Activity, User
-from crm_desktop.models.enums import ActivityKind, ActivityStatus, Role
+from crm_desktop.models.enums import ActivityKind, ActivityStatus, Priority, Role
 from crm_desktop.services import activities as svc
 from crm_desktop.store import Store
 from crm_desktop.ui.calendar import ActivityDialog, CalendarView, Links, install_log_shortcuts
@@ -128,6 +128,7 @@ def test_task_dialog_saves_a_due_time_with_reminder(
         qtbot.keyClick(dialog.subject_edit, Qt.Key.Key_Return)
     row = saved.args[0]
     assert row.kind == ActivityKind.TASK and row.start_at is None
+    assert row.priority == Priority.NORMAL
     assert row.due_at == datetime(2026, 3, 4, 11, 20, tzinfo=UTC)
     assert row.reminder_at == datetime(2026, 3, 4, 10, 20, tzinfo=UTC)
 
