@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 from quotes.seed import seed_quote_world
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from crm_desktop.services import quote_approval
 from crm_desktop.services import quotes as quote_service
 from crm_desktop.store import Store
 from crm_desktop.ui.context import AppContext
-from crm_desktop.ui.quotes import AccountOrdersWidget, QuoteEditor
+from crm_desktop.ui.quotes import AccountOrdersWidget, QuoteEditor, SalesOrderPage
 from crm_desktop.ui.quotes.quote_editor import (
     COL_DISCOUNT,
     COL_PRICE,
@@ -45,7 +45,7 @@ def world(store: Store, ui_context: AppContext) -> dict[str, uuid.UUID]:
     return ids
 
 
-def shot(widget: QuoteEditor, name: str) -> None:
+def shot(widget: QWidget, name: str) -> None:
     if SCREENSHOTS:
         # Deliver pending layout requests so the picture shows the final geometry.
         QApplication.sendPostedEvents()
@@ -192,6 +192,16 @@ def test_build_a_quote_from_an_opportunity_and_accept_it(
     ui_context.record_requested.connect(lambda entity, rid: requested.append((entity, rid)))
     qtbot.mouseClick(editor.open_order_button, Qt.MouseButton.LeftButton)
     assert requested == [("sales_order", order.id)]
+
+    page = SalesOrderPage(ui_context, order.id)
+    qtbot.addWidget(page)
+    page.resize(1000, 400)
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        page.show()
+    assert page.windowTitle() == f"Order {order.number}"
+    assert [line.code for line in page.lines_model.rows()] == ["PMP-100", "VLV-DN50"]
+    assert page.total_label.text() == "Total 32,786.62 CNY (incl. tax)"
+    shot(page, "sales-order.png")
 
     orders_widget = AccountOrdersWidget(ui_context, world["account"])
     qtbot.addWidget(orders_widget)

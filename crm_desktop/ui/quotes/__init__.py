@@ -5,6 +5,7 @@ from crm_desktop.ui.quotes.expiry import QuoteExpiryWatcher
 from crm_desktop.ui.quotes.opportunity_quotes import OpportunityQuotesWidget
 from crm_desktop.ui.quotes.quote_editor import QuoteEditor
 from crm_desktop.ui.quotes.quotes_view import QuotesView
+from crm_desktop.ui.quotes.sales_order_page import SalesOrderPage
 
 __all__ = [
     "AccountOrdersWidget",
@@ -12,4 +13,5 @@ __all__ = [
     "QuoteEditor",
     "QuoteExpiryWatcher",
     "QuotesView",
+    "SalesOrderPage",
 ]

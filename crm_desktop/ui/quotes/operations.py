@@ -30,6 +30,7 @@ from crm_desktop.models import (
     Quote,
     QuoteLine,
     SalesOrder,
+    SalesOrderLine,
     User,
 )
 from crm_desktop.models.enums import QuoteStatus
@@ -536,6 +537,71 @@ def orders_for_account(store: Store, account_id: uuid.UUID) -> list[OrderRow]:
             .order_by(SalesOrder.ordered_on.desc(), SalesOrder.created_at.desc())
         )
         return [_order_row(session, order) for order in orders]
+
+
+@dataclass(frozen=True)
+class OrderLineRow:
+    """One line of a sales order."""
+
+    position: int
+    code: str
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    discount_percent: Decimal
+    tax_rate: Decimal
+    net_amount: Decimal
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    """A sales order with its account, opportunity and lines, for the order page."""
+
+    order: OrderRow
+    account_name: str
+    opportunity_id: uuid.UUID | None
+    opportunity_name: str
+    lines: tuple[OrderLineRow, ...]
+
+
+def load_order(store: Store, order_id: uuid.UUID) -> OrderDetail:
+    """A sales order for its page; :class:`NotFound` if missing or deleted."""
+    with store.sessions() as session:
+        order = session.get(SalesOrder, order_id)
+        if order is None or order.deleted:
+            raise NotFound(SalesOrder, order_id)
+        account = session.get(Account, order.account_id) if order.account_id else None
+        opportunity = (
+            session.get(Opportunity, order.opportunity_id) if order.opportunity_id else None
+        )
+        rows = session.execute(
+            select(SalesOrderLine, Product.code, Product.unit)
+            .outerjoin(Product, Product.id == SalesOrderLine.product_id)
+            .where(SalesOrderLine.order_id == order.id, SalesOrderLine.deleted.is_(False))
+            .order_by(SalesOrderLine.position, SalesOrderLine.created_at)
+        )
+        lines = tuple(
+            OrderLineRow(
+                position=index,
+                code=code or "",
+                description=line.description,
+                quantity=line.quantity,
+                unit=unit or "",
+                unit_price=line.unit_price,
+                discount_percent=line.discount_percent,
+                tax_rate=line.tax_rate,
+                net_amount=line.net_amount,
+            )
+            for index, (line, code, unit) in enumerate(rows, start=1)
+        )
+        return OrderDetail(
+            order=_order_row(session, order),
+            account_name=account.name if account else "",
+            opportunity_id=order.opportunity_id,
+            opportunity_name=opportunity.name if opportunity else "",
+            lines=lines,
+        )
 
 
 def quote_rows(

@@ -440,7 +440,9 @@ class QuoteEditor(QWidget):
 
     def _fill_header(self, data: EditorData) -> None:
         header = data.header
-        self.title_label.setText(header.title if header.id is None else f"Quote {header.title}")
+        title = header.title if header.id is None else f"Quote {header.title}"
+        self.title_label.setText(title)
+        self.setWindowTitle(title)  # the main window's tab follows the page's title
         status = header.status
         frozen = " · superseded, read-only" if header.frozen else ""
         self.status_label.setText(
