@@ -164,6 +164,9 @@ class RecordPage(QWidget):
         On failure the transaction is rolled back whole and the error is shown next to its field
         (or in the banner), so nothing is ever half-written.
         """
+        if self.busy:
+            # One write at a time per page: the callbacks below belong to a single write.
+            return
         store = self.context.store
 
         def run() -> Any:

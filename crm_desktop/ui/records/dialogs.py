@@ -107,6 +107,8 @@ class WriteDialog(QDialog):
         message = error.message if isinstance(error, ValidationError) else str(error)
         if not (isinstance(error, ValidationError) and self.form.set_error(error.field, message)):
             self.banner.show_message("error", message)
+        # The message made the form taller; grow so nothing is cut off at the bottom.
+        self.adjustSize()
         self.failed.emit(message)
 
 

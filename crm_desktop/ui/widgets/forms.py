@@ -279,7 +279,8 @@ class FieldForm(QWidget):
         if name not in self.fields:
             return False
         label = self.errors[name]
-        label.setText(message)
+        # Services word messages as sentence fragments ("a reason is required"); show a sentence.
+        label.setText(message[:1].upper() + message[1:])
         label.show()
         self.fields[name].setStyleSheet(ERROR_FIELD_STYLE)
         self.fields[name].setFocus(Qt.FocusReason.OtherFocusReason)
