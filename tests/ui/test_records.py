@@ -627,3 +627,22 @@ def test_stage_bar_works_from_the_keyboard(
         qtbot.keyClick(page.stage_bar, Qt.Key.Key_Return)
     assert page.stage_bar.current_stage_id == crm.stages["Needs Analysis"]
     assert page.probability.value() == 40
+
+
+def test_a_call_logged_from_the_opportunity_lands_on_its_timeline(
+    qtbot: QtBot, crm: Crm, page_factory: PageFactory, ui_context: AppContext
+) -> None:
+    page = page_factory("opportunity", crm.turbines)
+    assert isinstance(page, OpportunityPage)
+    page.tabs.setCurrentIndex(1)
+    assert page.timeline.item_count() == 1
+    qtbot.mouseClick(page.timeline.log_call_button, Qt.MouseButton.LeftButton)
+    dialog = page.timeline.dialog
+    assert dialog is not None
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.waitUntil(lambda: ui_context.runner.pending == 0)
+    assert "Acme turbines" in dialog.subject_edit.text()
+    qtbot.keyClicks(dialog.outcome_edit, "Budget approved, PO next week")
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        qtbot.keyClick(dialog.outcome_edit, Qt.Key.Key_Return)
+    assert page.timeline.item_count() == 2

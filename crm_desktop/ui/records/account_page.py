@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from crm_desktop.models.enums import AccountKind, AccountStatus, Grade
 from crm_desktop.services import record_views as rv
+from crm_desktop.ui.calendar.activity_dialog import Links
 from crm_desktop.ui.records.base import RecordPage
 from crm_desktop.ui.records.dialogs import LinkDialog, NewOpportunityDialog
 from crm_desktop.ui.widgets.forms import money
 from crm_desktop.ui.widgets.picker import RecordPicker
 from crm_desktop.ui.widgets.related import RelatedList
-from crm_desktop.ui.widgets.timeline import Timeline
+from crm_desktop.ui.widgets.timeline import TimelinePanel
 
 
 def opportunity_cells(o: rv.OpportunityRow) -> list[str]:
@@ -107,7 +108,9 @@ class AccountPage(RecordPage):
         opp_buttons.addStretch(1)
         opp_column.addLayout(opp_buttons)
         opp_column.addWidget(self.opportunities)
-        self.timeline = Timeline(empty_text="No activities with this account yet.")
+        self.timeline = TimelinePanel(
+            self.context, self.log_links, empty_text="No activities with this account yet."
+        )
 
         self.tabs = QTabWidget()
         self.tabs.addTab(contacts_tab, "Contacts")
@@ -128,6 +131,13 @@ class AccountPage(RecordPage):
     def _load(self) -> Callable[[Session], Any]:
         record_id = self.record_id
         return lambda session: rv.load_account(session, record_id)
+
+    def log_links(self) -> Links | None:
+        """What a call or meeting logged from this page is about (None until saved)."""
+        view = self.view
+        if not isinstance(view, rv.AccountView) or view.id is None:
+            return None
+        return Links(account_id=view.id, label=view.form.name)
 
     def display_title(self) -> str:
         view = self.view

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from crm_desktop.services.errors import NotFound, ValidationError
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.widgets.forms import Banner, FieldForm
+from crm_desktop.ui.widgets.timeline import TimelinePanel
 
 #: Delay that folds a burst of data_changed signals into one reload.
 RELOAD_DELAY_MS = 120
@@ -109,6 +110,9 @@ class RecordPage(QWidget):
         self.body = QWidget(self)
         outer.addWidget(self.body, 1)
         self._build()
+        timeline = getattr(self, "timeline", None)
+        if isinstance(timeline, TimelinePanel):
+            timeline.install_shortcuts(self)
 
         self.save_button.clicked.connect(self.on_save_button_clicked)
         self.delete_button.clicked.connect(self.on_delete_button_clicked)
@@ -203,6 +207,9 @@ class RecordPage(QWidget):
         self.context.runner.submit(run, on_done=self.on_load_done, on_error=self.on_load_failed)
 
     def on_load_done(self, view: Any) -> None:
+        timeline = getattr(self, "timeline", None)
+        if isinstance(timeline, TimelinePanel):
+            timeline.set_enabled_for_record(self.record_id is not None)
         # A reload for related lists (a member removed, a link added) must not throw away
         # what the user typed and has not saved yet.
         unsaved = self.form.snapshot() if self.dirty else None

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_desktop.models.enums import Attitude, BuyingRole, Influence
 from crm_desktop.services import record_views as rv
+from crm_desktop.ui.calendar.activity_dialog import Links
 from crm_desktop.ui.records.base import RecordPage
 from crm_desktop.ui.records.dialogs import (
     ATTITUDE_LABELS,
@@ -20,7 +21,7 @@ from crm_desktop.ui.records.dialogs import (
     LinkDialog,
 )
 from crm_desktop.ui.widgets.related import RelatedList
-from crm_desktop.ui.widgets.timeline import Timeline
+from crm_desktop.ui.widgets.timeline import TimelinePanel
 
 
 class ContactPage(RecordPage):
@@ -74,7 +75,9 @@ class ContactPage(RecordPage):
             widths=(200, 150, 100, 110, 80),
         )
         self.roles.record_activated.connect(self.on_related_record_activated)
-        self.timeline = Timeline(empty_text="No activities with this contact yet.")
+        self.timeline = TimelinePanel(
+            self.context, self.log_links, empty_text="No activities with this contact yet."
+        )
         self.tabs = QTabWidget()
         self.tabs.addTab(accounts_tab, "Accounts")
         self.tabs.addTab(self.roles, "Buying roles")
@@ -92,6 +95,17 @@ class ContactPage(RecordPage):
     def _load(self) -> Callable[[Session], Any]:
         record_id = self.record_id
         return lambda session: rv.load_contact(session, record_id)
+
+    def log_links(self) -> Links | None:
+        """What a call or meeting logged from this page is about (None until saved)."""
+        view = self.view
+        if not isinstance(view, rv.ContactView) or view.id is None:
+            return None
+        return Links(
+            account_id=view.accounts[0].account_id if view.accounts else None,
+            contact_id=view.id,
+            label=view.full_name,
+        )
 
     def display_title(self) -> str:
         view = self.view

@@ -32,13 +32,14 @@ from sqlalchemy.orm import Session
 from crm_desktop.models.enums import PurchaseType
 from crm_desktop.services import pipeline
 from crm_desktop.services import record_views as rv
+from crm_desktop.ui.calendar.activity_dialog import Links
 from crm_desktop.ui.records.base import RecordPage
 from crm_desktop.ui.records.dialogs import CloseLostDialog, MemberDialog
 from crm_desktop.ui.widgets.buying_centre import BuyingCentreView
 from crm_desktop.ui.widgets.forms import money
 from crm_desktop.ui.widgets.picker import RecordPicker
 from crm_desktop.ui.widgets.stage_bar import StageBar
-from crm_desktop.ui.widgets.timeline import Timeline
+from crm_desktop.ui.widgets.timeline import TimelinePanel
 
 PURCHASE_TYPES = {
     PurchaseType.NEW_PURCHASE: "New purchase",
@@ -165,7 +166,9 @@ class OpportunityPage(RecordPage):
         buttons.addStretch(1)
         centre_column.addLayout(buttons)
         centre_column.addWidget(self.buying_centre, 1)
-        self.timeline = Timeline(empty_text="No activities on this opportunity yet.")
+        self.timeline = TimelinePanel(
+            self.context, self.log_links, empty_text="No activities on this opportunity yet."
+        )
         self.tabs = QTabWidget()
         self.tabs.addTab(centre_tab, "Buying centre")
         self.tabs.addTab(self.timeline, "Activity")
@@ -187,6 +190,13 @@ class OpportunityPage(RecordPage):
     def _load(self) -> Callable[[Session], Any]:
         record_id = self.record_id
         return lambda session: rv.load_opportunity(session, record_id)
+
+    def log_links(self) -> Links | None:
+        """What a call or meeting logged from this page is about (None until saved)."""
+        view = self.view
+        if not isinstance(view, rv.OpportunityView) or view.id is None:
+            return None
+        return Links(account_id=view.form.account_id, opportunity_id=view.id, label=view.form.name)
 
     def display_title(self) -> str:
         view = self.view
