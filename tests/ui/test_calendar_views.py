@@ -403,13 +403,25 @@ def test_agenda_keyboard_create_move_resize_complete(
     assert rect.isValid()
     wait_reloaded(qtbot, rep_view)
 
+    # Dragging an entry onto another day's heading moves it there, keeping the time.
+    item = agenda.item_for(seeded.review)
+    heading = agenda.day_heading(MONDAY + timedelta(days=2))
+    assert item is not None and heading is not None
+    viewport = agenda.viewport()
+    with qtbot.waitSignal(rep_view.context.data_changed, timeout=10_000):
+        drag(
+            viewport, agenda.visualItemRect(item).center(), agenda.visualItemRect(heading).center()
+        )
+    assert stored(store, seeded.review).start_at == local(2, 9, 15)
+    wait_reloaded(qtbot, rep_view)
+
     # Insert on a day creates an entry there at 9:00.
     before = all_ids(store)
     agenda.setCurrentItem(agenda.item_for(seeded.review))
     QTest.keyClick(agenda, Qt.Key.Key_Insert)
     fill_and_save(qtbot, rep_view, "Planned from agenda")
     made = only_new(store, before)
-    assert (made.start_at, made.end_at) == (local(1, 9), local(1, 9, 30))
+    assert (made.start_at, made.end_at) == (local(2, 9), local(2, 9, 30))
 
 
 # ------------------------------------------------------------------------- log a call

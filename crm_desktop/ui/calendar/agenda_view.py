@@ -1,6 +1,7 @@
 """Agenda view: the coming days as a list, grouped by day, for reading and keyboard work.
 
-A list has no grid to drag on, so moving and resizing are keys on the selected entry:
+Drag an entry onto another day's heading (or one of its entries) to move it there by whole
+days. Finer moves and resizing are keys on the selected entry:
 Alt+Up/Down moves 15 minutes, Ctrl+Left/Right moves a day, Alt+Shift+Up/Down shortens or
 lengthens by 15 minutes. Space (or the tick box) marks done, Enter opens, Insert or a
 double-click on a day's heading creates an entry that day.
@@ -12,9 +13,9 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent
-from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from crm_desktop.models.enums import ActivityStatus
 from crm_desktop.services.activities import ActivityRow
@@ -65,6 +66,7 @@ class AgendaView(QTreeWidget):
         self.items: list[ActivityRow] = []
         self.owner_colours: dict[uuid.UUID, str] = {}
         self._filling = False
+        self._pressed: tuple[uuid.UUID, date, QPoint] | None = None
         self.setColumnCount(4)
         self.setHeaderLabels(["Time", "Subject", "About", "Owner"])
         self.setRootIsDecorated(False)
@@ -208,6 +210,40 @@ class AgendaView(QTreeWidget):
     def _create_on(self, day: date) -> None:
         start = datetime.combine(day, time(9), self.zone)
         self.range_selected.emit(start, start + timedelta(minutes=30))
+
+    # A list can still take a drag: drop an entry on another day's row to move it there.
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        super().mousePressEvent(event)
+        item = self.itemAt(event.position().toPoint())
+        ident = item.data(0, ID_ROLE) if item is not None else None
+        day = item.data(0, DAY_ROLE) if item is not None else None
+        self._pressed = (
+            (ident, day, event.position().toPoint())
+            if isinstance(ident, uuid.UUID) and isinstance(day, date)
+            else None
+        )
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        pressed, self._pressed = self._pressed, None
+        super().mouseReleaseEvent(event)
+        if pressed is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        ident, day, origin = pressed
+        pos = event.position().toPoint()
+        if (pos - origin).manhattanLength() < QApplication.startDragDistance():
+            return
+        target = self.itemAt(pos)
+        target_day = target.data(0, DAY_ROLE) if target is not None else None
+        if isinstance(target_day, date) and target_day != day:
+            self.move_days_requested.emit(ident, (target_day - day).days)
+
+    def day_heading(self, day: date) -> QTreeWidgetItem | None:
+        """The heading row of ``day`` (a drop target)."""
+        for index in range(self.topLevelItemCount()):
+            item = self.topLevelItem(index)
+            if item is not None and item.data(0, DAY_ROLE) == day and item.data(0, ID_ROLE) is None:
+                return item
+        return None
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
