@@ -132,7 +132,15 @@ def test_render_headless_to_pdf_and_png_with_chinese_text(
     # glyphs. (Noto CJK shares some glyphs between an ideograph and its radical look-alike, e.g.
     # 飞 and ⻜, and Qt's ToUnicode map names the radical, so those few extract as radicals; the
     # strings below avoid them.)
-    for expected in ("科技有限公司", "张伟", "Acme Pumpen GmbH", "付款条件", number, "QUOTATION", "53,430.12"):
+    for expected in (
+        "科技有限公司",
+        "张伟",
+        "Acme Pumpen GmbH",
+        "付款条件",
+        number,
+        "QUOTATION",
+        "53,430.12",
+    ):
         assert expected in text
 
     subprocess.run(
