@@ -356,6 +356,14 @@ class MainWindow(QMainWindow):
         index = self.record_tabs.addTab(page, self._record_icon(entity), title)
         self.record_tabs.setTabToolTip(index, title)
         page.windowTitleChanged.connect(lambda text, p=page: self._on_page_title_changed(p, text))
+        # Record pages (ui/records) announce saves and deletes; a new record's tab becomes the
+        # tab of that record once saved, and a deleted record's tab closes.
+        saved = getattr(page, "saved", None)
+        if saved is not None:
+            saved.connect(lambda rid, p=page, e=entity: self._on_page_saved(p, e, rid))
+        deleted = getattr(page, "deleted", None)
+        if deleted is not None:
+            deleted.connect(lambda _rid, p=page, e=entity: self._on_page_deleted(p, e))
         self.record_tabs.setCurrentIndex(index)
         if self.record_tabs.isHidden():
             self.record_tabs.show()
@@ -376,6 +384,16 @@ class MainWindow(QMainWindow):
         if index >= 0 and text:
             self.record_tabs.setTabText(index, text)
             self.record_tabs.setTabToolTip(index, text)
+
+    def _on_page_saved(self, page: QWidget, entity: str, record_id: object) -> None:
+        if isinstance(record_id, uuid.UUID):
+            self._open_records.setdefault((entity, record_id), page)
+
+    def _on_page_deleted(self, page: QWidget, entity: str) -> None:
+        index = self.record_tabs.indexOf(page)
+        if index >= 0:
+            self.on_record_tabs_close_requested(index)
+        self.status.showMessage(f"{RECORD_TITLES.get(entity, entity)} deleted", 5000)
 
     def close_current_record(self) -> None:
         """Close the record tab in front (Ctrl+W)."""

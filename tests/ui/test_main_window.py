@@ -228,3 +228,27 @@ def test_every_area_builds(
         with qtbot.waitSignal(window.area_shown):
             window.show_area(area.key)
         assert window.areas.currentWidget() is window.area_widget(area.key)
+
+
+def test_record_pages_open_in_tabs_titled_by_the_record(
+    qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    contacts = _current_list(window)
+    qtbot.waitUntil(lambda: contacts.model.rowCount() == 4)
+    contacts.table.setFocus()
+    contacts.table.setCurrentIndex(contacts.model.index(1, 0))
+    with qtbot.waitSignal(window.record_opened):
+        qtbot.keyClick(contacts.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Maria Garcia" in window.record_tabs.tabText(0), timeout=10_000)
+    assert window.record_tabs.isVisible()
+    # Ctrl+F in the list still filters, with a record open beside it.
+    contacts.table.setFocus()
+    qtbot.keyClick(contacts.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert contacts.quick_filter.hasFocus()
+    qtbot.waitUntil(lambda: ui_is_idle(window), timeout=10_000)
+
+
+def ui_is_idle(window: MainWindow) -> bool:
+    """No store work queued or running for this window."""
+    return window.context.runner.pending == 0
