@@ -84,6 +84,7 @@ class SyncStatusController(QObject):
         self.stopped_reason: str | None = None
         self._again = False
         self._notifying = False
+        self._problem: tuple[SyncState, str, str] | None = None
         self._probe_min = probe_min_ms
         self._probe_max = probe_max_ms
         self._probe_delay = probe_min_ms
@@ -125,7 +126,7 @@ class SyncStatusController(QObject):
         """Begin: count pending changes, sync now if signed in, then every interval."""
         self.sync_thread.request_pending()
         if self.signed_in_as is None:
-            self._show(SyncState.OFFLINE, "Not signed in", "Sign in to head office to sync")
+            self._show_problem(SyncState.OFFLINE, "Not signed in", "Sign in to head office to sync")
             return
         self._interval.start()
         self.sync_now()
@@ -182,7 +183,15 @@ class SyncStatusController(QObject):
     def _show(self, state: SyncState, text: str, detail: str | None = None) -> None:
         self.widget.set_state(state, text, detail if detail is not None else self._detail())
 
+    def _show_problem(self, state: SyncState, text: str, detail: str) -> None:
+        # Kept until the next good round, so a later idle refresh cannot paint over it.
+        self._problem = (state, text, detail)
+        self._show(state, text, detail)
+
     def _show_idle(self) -> None:
+        if self._problem is not None:
+            self._show(*self._problem)
+            return
         pending = self._pending_text()
         if self.online is False:
             self._show(SyncState.OFFLINE, "Offline" + (f" — {pending}" if pending else ""))
@@ -207,6 +216,7 @@ class SyncStatusController(QObject):
         self.last_sync = datetime.now()
         self._set_online(True)
         self._probe_delay = self._probe_min
+        self._problem = None
         if not self._interval.isActive():
             self._interval.start()
         self._notify(report.changed)
@@ -217,30 +227,31 @@ class SyncStatusController(QObject):
     def on_worker_sync_failed(self, kind: str, message: str) -> None:
         self.running = False
         if kind == kinds.OFFLINE:
+            self._problem = None
             self._set_online(False)
             self._show_idle()
             self._schedule_probe()
         elif kind == kinds.BUSY:
-            self._show(SyncState.ERROR, "Server busy — will retry", message)
+            self._show_problem(SyncState.ERROR, "Server busy — will retry", message)
             self._schedule_probe()
         elif kind == kinds.SIGNED_OUT:
             self._interval.stop()
-            self._show(SyncState.OFFLINE, "Not signed in", message)
+            self._show_problem(SyncState.OFFLINE, "Not signed in", message)
         elif kind == kinds.WIPED:
             self._interval.stop()
             self._notify(set(ENTITIES))
-            self._show(SyncState.ERROR, "Device revoked — local data wiped", message)
+            self._show_problem(SyncState.ERROR, "Device revoked — local data wiped", message)
             self.device_wiped.emit(message)
         elif kind == kinds.UPDATE_REQUIRED:
             # Retrying cannot help until the app (or the server) is updated.
             self.stopped_reason = message
             self._interval.stop()
-            self._show(SyncState.ERROR, "Update required", message)
+            self._show_problem(SyncState.ERROR, "Update required", message)
             self.update_required.emit(message)
         elif kind == kinds.CANCELLED:
             self._show_idle()
         else:
-            self._show(SyncState.ERROR, "Sync problem", message)
+            self._show_problem(SyncState.ERROR, "Sync problem", message)
         self._run_again()
 
     def on_worker_pending_counted(self, mutations: int, records: int) -> None:
@@ -250,12 +261,13 @@ class SyncStatusController(QObject):
 
     def on_worker_signed_in(self, who: SignedIn) -> None:
         self.stopped_reason = None
+        self._problem = None
         self.context.current_user_id = uuid.UUID(who.user_id)
         self.signed_in.emit(who)
         self.start()
 
     def on_worker_signed_out(self) -> None:
-        self._show(SyncState.OFFLINE, "Signed out", "Sign in to head office to sync")
+        self._show_problem(SyncState.OFFLINE, "Signed out", "Sign in to head office to sync")
         self.signed_out.emit()
 
     def on_worker_probe_finished(self, online: bool) -> None:
