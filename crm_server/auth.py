@@ -222,7 +222,8 @@ class AuthService:
         """The device and user behind a bearer token, or :class:`AuthError` (401)."""
         if not token:
             raise AuthError(401, "unauthenticated", "missing bearer token (Authorization header)")
-        with self.engine.connect() as connection:
+        # One autocommit statement: no BEGIN/ROLLBACK round trips on every request.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             row = connection.execute(
                 select(
                     device.c.id,
@@ -235,7 +236,6 @@ class AuthService:
                 .join(users, users.c.id == device.c.user_id)
                 .where(device.c.token_hash == hash_token(token))
             ).first()
-            connection.rollback()
         if row is None:
             raise AuthError(401, "unauthenticated", "unknown or signed-out device token")
         if row.revoked_at is not None:

@@ -156,11 +156,13 @@ def make_engine(url: str, *, pool_size: int = 10, pool_overflow: int = 20) -> En
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
+    # No pool_pre_ping: it would cost a round trip per request; a connection that died under
+    # the pool (database restart) surfaces as an invalidated-connection error, which the
+    # services retry like contention.
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
 
@@ -181,8 +183,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         # Writers take the write lock up front: a deferred transaction that reads and then
         # writes can fail with SQLITE_BUSY when another writer got in between.
-        immediate = connection.get_execution_options().get("crm_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # single statements (token checks) run without a transaction
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("crm_write") else "BEGIN")
 
 
 def is_postgres(connection: Connection | Engine) -> bool:

@@ -76,12 +76,18 @@ class Busy(Exception):
     """The database stayed contended through every retry; nothing was applied (HTTP 503)."""
 
 
+class NeedSavepoints(Exception):
+    """A mutation was refused in a batch running without savepoints: rerun with them."""
+
+
 class DeviceGone(Exception):
     """The pushing device was revoked between authentication and the push transaction."""
 
 
 def is_transient(exc: DBAPIError) -> bool:
     """Whether a database error is contention that a retry of the transaction can clear."""
+    if exc.connection_invalidated:
+        return True  # the pooled connection died (database restart): a new one will do
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in _TRANSIENT_SQLSTATES:
         return True
@@ -161,8 +167,10 @@ class Batch:
         device_id: uuid.UUID | None = None,
         clock_offset_ms: int = 0,
         now_ms: int | None = None,
+        savepoints: bool = True,
     ) -> None:
         self.connection = connection
+        self.savepoints = savepoints
         self.actor = actor
         self.node = node
         self.device_id = device_id
@@ -181,40 +189,35 @@ class Batch:
     # --- mutations ----------------------------------------------------------------------
 
     def apply(self, mutation: Mutation, base: int) -> MutationResult:
-        """Apply one mutation atomically; a refusal rolls back this mutation only."""
+        """Apply one mutation atomically; a refusal rolls back this mutation only.
+
+        Without savepoints (the fast path: two round trips fewer per mutation) a refusal
+        cannot be undone alone, so it raises :class:`NeedSavepoints` and the caller reruns
+        the whole batch in a fresh transaction with savepoints.
+        """
         self._stage = _Stage()
         self._mutation = mutation.n
-        savepoint = self.connection.begin_nested()
+        savepoint = self.connection.begin_nested() if self.savepoints else None
         try:
             changes = sorted(mutation.c, key=lambda change: TABLE_ORDER[change.t])
             for change in changes:
                 self._apply_change(change, change.h or mutation.h, base)
-        except Rejected as refusal:
+        except (Rejected, IntegrityError, DataError) as exc:
+            if savepoint is None:
+                raise NeedSavepoints from exc
             savepoint.rollback()
-            return MutationResult(
-                n=mutation.n, status="rejected", code=refusal.code, reason=refusal.reason
-            )
-        except IntegrityError as exc:
-            savepoint.rollback()
-            return MutationResult(
-                n=mutation.n,
-                status="rejected",
-                code="integrity",
-                reason=f"refused by the database: {_first_line(exc)}",
-            )
-        except DataError as exc:
-            savepoint.rollback()
-            return MutationResult(
-                n=mutation.n,
-                status="rejected",
-                code="invalid_value",
-                reason=f"refused by the database: {_first_line(exc)}",
-            )
+            if isinstance(exc, Rejected):
+                code, reason = exc.code, exc.reason
+            else:
+                code = "integrity" if isinstance(exc, IntegrityError) else "invalid_value"
+                reason = f"refused by the database: {_first_line(exc)}"
+            return MutationResult(n=mutation.n, status="rejected", code=code, reason=reason)
         except BaseException:
-            if savepoint.is_active:
+            if savepoint is not None and savepoint.is_active:
                 savepoint.rollback()
             raise
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
         stage = self._stage
         self._meta.update(stage.meta)
         self._touched.update(stage.touched)
@@ -684,16 +687,19 @@ class SyncService:
         self, *, user_id: uuid.UUID, device_id: uuid.UUID, request: PushRequest
     ) -> PushResponse:
         """Apply a batch; every mutation gets a result; retries contention, else :class:`Busy`."""
+        savepoints = False
         for _attempt in retrying(self.transient_retries):
             try:
-                return self._push_once(user_id, device_id, request)
+                return self._push_once(user_id, device_id, request, savepoints)
+            except NeedSavepoints:
+                savepoints = True
             except DBAPIError as exc:
                 if not is_transient(exc):
                     raise
         raise Busy("the database is busy; retry the push")
 
     def _push_once(
-        self, user_id: uuid.UUID, device_id: uuid.UUID, request: PushRequest
+        self, user_id: uuid.UUID, device_id: uuid.UUID, request: PushRequest, savepoints: bool
     ) -> PushResponse:
         now_ms = wall_clock_ms()
         offset = Hlc.decode(request.clock).wall_ms - now_ms
@@ -713,6 +719,7 @@ class SyncService:
                 device_id=device_id,
                 clock_offset_ms=offset,
                 now_ms=now_ms,
+                savepoints=savepoints,
             )
             last = int(row.last_mutation)
             results: list[MutationResult] = []
@@ -738,6 +745,15 @@ class SyncService:
 
     def pull(self, *, user_id: uuid.UUID, request: PullRequest) -> dict[str, Any]:
         """One page of changes visible to the user, as a JSON-ready ``PullResponse`` dict."""
+        for _attempt in retrying(self.transient_retries):
+            try:
+                return self._pull_once(user_id, request)
+            except DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+        raise Busy("the database is busy; retry the pull")
+
+    def _pull_once(self, user_id: uuid.UUID, request: PullRequest) -> dict[str, Any]:
         with read_transaction(self.engine) as connection:
             actor = Actor.for_user(user_id, Hierarchy.load(connection))
             # Read the counter first: every sequence <= it belongs to a committed transaction,

@@ -71,7 +71,9 @@ EntityType = Literal[
 Scalar = StrictStr | StrictInt | StrictBool | None
 #: A node-less HLC stamp, 11 base-36 characters (see :mod:`crm_desktop.sync.clock`).
 Stamp = Annotated[str, Field(pattern=STAMP_PATTERN, examples=["0lx2a3b4c00"])]
-FieldName = Annotated[str, Field(min_length=1, max_length=64)]
+#: Names and labels: no control characters (PostgreSQL text cannot even hold NUL).
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+FieldName = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL_CHARS)]
 SeqNumber = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
@@ -139,10 +141,10 @@ class ErrorResponse(_Wire):
 class LoginRequest(_Wire):
     """``POST /v1/login``: exchange a password for a token bound to one device."""
 
-    username: Annotated[str, Field(min_length=1, max_length=100)]
+    username: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROL_CHARS)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     device_id: uuid.UUID
-    device_name: Annotated[str, Field(max_length=200)] = ""
+    device_name: Annotated[str, Field(max_length=200, pattern=NO_CONTROL_CHARS)] = ""
 
 
 class LoginResponse(_Wire):

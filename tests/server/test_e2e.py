@@ -8,6 +8,7 @@ updated, so a cursor that skipped a commit would lose that record for good.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import threading
@@ -127,7 +128,7 @@ def test_schemathesis_finds_no_server_error(
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=25,
+            max_examples=int(os.environ.get("CRM_SCHEMATHESIS_EXAMPLES", "25")),
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),

@@ -1,0 +1,314 @@
+"""Head-office server under load: concurrent simulated clients doing push/pull sync cycles.
+
+Target (DESIGN.md): 200 concurrent syncing clients on PostgreSQL, p99 <= 250 ms, zero errors.
+
+What it does, bounded in time and count:
+
+1. creates a fresh PostgreSQL database (``CRM_BENCH_POSTGRES_URL``, else
+   ``CRM_TEST_POSTGRES_URL``, else ``postgresql://postgres@127.0.0.1:5432/postgres`` as the
+   maintenance database), migrates it and creates 200 reps under 10 managers;
+2. starts ``crm-server serve`` with several workers on a free loopback port;
+3. runs 200 asyncio clients; each signs in, does a first full pull (not measured), then
+   ``CYCLES`` sync cycles spaced ``INTERVAL`` seconds apart (with jitter): push one mutation
+   (create an account, or edit one of its own accounts' fields) and pull until up to date;
+4. prints p50/p99/max latency of every measured request, per kind and overall, the request
+   rate and the error count (any non-200 answer, transport failure or refused mutation);
+5. stops the server and drops the database.
+
+Run: ``python -m bench server`` (via the bench runner) or ``python -m bench.bench_server``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+CLIENTS = int(os.environ.get("CRM_BENCH_CLIENTS", "200"))
+CYCLES = int(os.environ.get("CRM_BENCH_CYCLES", "8"))
+#: Seconds between one client's sync cycles (a desktop client syncs every few seconds at most).
+INTERVAL = float(os.environ.get("CRM_BENCH_INTERVAL", "2.0"))
+WORKERS = int(os.environ.get("CRM_BENCH_WORKERS", "2"))
+MANAGERS = 10
+PASSWORD = "bench-password"
+TARGET_P99_MS = 250.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _maintenance_url() -> str:
+    from crm_server.db import normalize_url
+
+    url = (
+        os.environ.get("CRM_BENCH_POSTGRES_URL")
+        or os.environ.get("CRM_TEST_POSTGRES_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    return normalize_url(url)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stats:
+    """Latencies (ms) per request kind and the errors seen."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def record(self, kind: str, started: float) -> None:
+        self.latencies.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _client(
+    http: httpx.AsyncClient,
+    index: int,
+    headers: dict[str, str],
+    stats: Stats,
+    ready: list[int],
+    start: asyncio.Event,
+) -> None:
+    try:
+        await _sync_cycles(http, index, headers, stats, ready, start)
+    finally:
+        ready.append(index)  # counted even on failure, so the start never waits forever
+
+
+async def _sync_cycles(
+    http: httpx.AsyncClient,
+    index: int,
+    headers: dict[str, str],
+    stats: Stats,
+    ready: list[int],
+    start: asyncio.Event,
+) -> None:
+    from crm_desktop.models import new_id
+    from crm_desktop.sync.clock import HybridLogicalClock
+
+    device_id = uuid.uuid4()
+    clock = HybridLogicalClock(device_id.hex)
+    answer = await http.post(
+        "/v1/login",
+        json={"username": f"rep{index:03d}", "password": PASSWORD, "device_id": str(device_id)},
+        headers=headers,
+    )
+    if answer.status_code != 200:
+        stats.errors.append(f"login rep{index}: {answer.status_code} {answer.text[:200]}")
+        return
+    login = answer.json()
+    auth = {**headers, "Authorization": f"Bearer {login['token']}"}
+    owner = login["user_id"]
+    cursor = 0
+    mine: list[str] = []
+
+    async def pull(kind: str | None) -> None:
+        nonlocal cursor
+        while True:
+            started = time.perf_counter()
+            response = await http.post(
+                "/v1/pull", json={"cursor": cursor, "limit": 1000}, headers=auth
+            )
+            if kind:
+                stats.record(kind, started)
+            if response.status_code != 200:
+                stats.errors.append(f"pull: {response.status_code} {response.text[:200]}")
+                return
+            page = response.json()
+            cursor = page["cursor"]
+            if not page["has_more"]:
+                return
+
+    await pull(None)  # first full sync: not part of the steady-state figures
+    ready.append(index)
+    await start.wait()
+    await asyncio.sleep(random.uniform(0, INTERVAL))
+    for number in range(1, CYCLES + 1):
+        cycle_started = time.perf_counter()
+        if mine and number % 2 == 0:
+            change = {
+                "t": "account",
+                "id": random.choice(mine),
+                "f": {"phone": f"+1 555 {number:04d}"},
+            }
+        else:
+            record = new_id().hex
+            mine.append(record)
+            change = {
+                "t": "account",
+                "id": record,
+                "f": {"name": f"Bench {index}-{number}", "owner_id": owner},
+            }
+        body = {
+            "clock": clock.now().compact(),
+            "b": cursor,
+            "mutations": [{"n": number, "h": clock.now().compact(), "c": [change]}],
+        }
+        started = time.perf_counter()
+        try:
+            response = await http.post("/v1/push", json=body, headers=auth)
+            stats.record("push", started)
+            if response.status_code != 200:
+                stats.errors.append(f"push: {response.status_code} {response.text[:200]}")
+            elif response.json()["results"][0]["status"] not in ("applied", "merged"):
+                stats.errors.append(f"push refused: {response.json()['results'][0]}")
+            await pull("pull")
+        except httpx.HTTPError as exc:
+            stats.errors.append(f"transport: {exc!r}")
+        elapsed = time.perf_counter() - cycle_started
+        await asyncio.sleep(max(0.0, INTERVAL * random.uniform(0.8, 1.2) - elapsed))
+
+
+async def _run_clients(url: str, headers: dict[str, str]) -> tuple[Stats, float]:
+    stats = Stats()
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        start = asyncio.Event()
+        ready: list[int] = []
+        tasks = [
+            asyncio.create_task(_client(http, i, headers, stats, ready, start))
+            for i in range(CLIENTS)
+        ]
+        # Let every client sign in and finish its first sync before the measured phase.
+        while len(set(ready)) < CLIENTS:
+            await asyncio.sleep(0.1)
+        began = time.perf_counter()
+        start.set()
+        await asyncio.gather(*tasks)
+        return stats, time.perf_counter() - began
+
+
+def main() -> None:
+    """Run the benchmark once and print its figures."""
+    from crm_desktop.sync.protocol import PROTOCOL_HEADER, SCHEMA_HEADER, schema_fingerprint
+    from crm_server import admin
+    from crm_server.db import make_engine
+    from crm_server.migrate import upgrade
+    from crm_server.settings import Settings
+
+    maintenance = make_url(_maintenance_url())
+    name = f"crm_bench_{uuid.uuid4().hex[:10]}"
+    root = make_engine(maintenance.render_as_string(hide_password=False), pool_size=1)
+    with root.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = maintenance.set(database=name).render_as_string(hide_password=False)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        print(
+            f"server bench: {CLIENTS} clients x {CYCLES} cycles every ~{INTERVAL:g} s, "
+            f"{WORKERS} workers, PostgreSQL database {name}",
+            flush=True,
+        )
+        upgrade(url)
+        settings = Settings(
+            database_url=url, argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1
+        )
+        engine = make_engine(url, pool_size=1)
+        try:
+            for m in range(MANAGERS):
+                admin.create_user(
+                    engine, settings, username=f"mgr{m:02d}", role="manager", password=PASSWORD
+                )
+            for i in range(CLIENTS):
+                admin.create_user(
+                    engine,
+                    settings,
+                    username=f"rep{i:03d}",
+                    role="rep",
+                    password=PASSWORD,
+                    manager=f"mgr{i % MANAGERS:02d}",
+                )
+        finally:
+            engine.dispose()
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "CRM_ARGON2_TIME_COST": "1",
+            "CRM_ARGON2_MEMORY_KIB": "1024",
+            "CRM_ARGON2_PARALLELISM": "1",
+            "CRM_DB_POOL_SIZE": "8",
+            "CRM_DB_POOL_OVERFLOW": "8",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crm_server.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(WORKERS),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=REPO,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        headers = {PROTOCOL_HEADER: "1", SCHEMA_HEADER: schema_fingerprint()}
+        stats, elapsed = asyncio.run(_run_clients(base, headers))
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        with root.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        root.dispose()
+
+    every = [v for values in stats.latencies.values() for v in values]
+    print(f"{'request':<8} {'count':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for kind, values in [*sorted(stats.latencies.items()), ("all", every)]:
+        if values:
+            print(
+                f"{kind:<8} {len(values):>6} {statistics.median(values):>8.1f} "
+                f"{_percentile(values, 0.99):>8.1f} {max(values):>8.1f}"
+            )
+    p99 = _percentile(every, 0.99) if every else float("nan")
+    print(f"measured {len(every)} requests in {elapsed:.1f} s ({len(every) / elapsed:.0f} req/s)")
+    print(f"errors: {len(stats.errors)}")
+    for error in stats.errors[:10]:
+        print(f"  {error}")
+    verdict = "meets" if p99 <= TARGET_P99_MS and not stats.errors else "MISSES"
+    print(
+        f"server sync p99 {p99:.1f} ms, {len(stats.errors)} errors: {verdict} target "
+        f"(p99 <= {TARGET_P99_MS:.0f} ms, zero errors)"
+    )
+
+
+if __name__ == "__main__":
+    main()
