@@ -38,6 +38,19 @@ def binding_refcount_leak() -> int:
     return max(before - sys.getrefcount(None), 0)
 
 
+def _icon_problems() -> list[str]:
+    """Icons that are in the build but do not render (e.g. Qt's SVG plugin left out)."""
+    from PySide6.QtGui import QIcon
+
+    from crm_desktop.app import resources_dir
+
+    return [
+        f"icon {path.name} does not render"
+        for path in sorted((resources_dir() / "icons").glob("*.svg"))
+        if QIcon(str(path)).pixmap(16, 16).isNull()
+    ]
+
+
 def run_self_check() -> int:
     """Return 0 if a fresh profile migrates and the main window builds offscreen."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -66,6 +79,7 @@ def run_self_check() -> int:
             apply_style(app)
             window = MainWindow(store=store, profile=profile)
             window.show()
+            problems.extend(_icon_problems())
             for area in AREAS:
                 window.show_area(area.key)
             contacts = window.area_widget("contact")
