@@ -181,6 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `crm export | head`: the reader left. Point stdout at devnull so the interpreter's
+        # final flush does not raise again, and end quietly (as Python's docs advise).
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # no real file descriptor (in-process callers)
+            pass
+        return EXIT_USER_ERROR
     finally:
         ctx.close()
 

@@ -31,10 +31,12 @@ from __future__ import annotations
 import random
 import unicodedata
 import uuid
+from bisect import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -720,6 +722,12 @@ _ACCOUNT_NOTES = (
     "Prefers communication in their own language.",
 )
 _CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B")
+_GRADES = tuple(Grade)
+_PURCHASETYPES = tuple(PurchaseType)
+_BUYINGROLES = tuple(BuyingRole)
+_ATTITUDES = tuple(Attitude)
+_INFLUENCES = tuple(Influence)
+_PRIORITIES = tuple(Priority)
 
 
 # --------------------------------------------------------------------------------------------
@@ -955,10 +963,26 @@ class _Generator:
         self.order_seq = 0
         self.conversions: list[_Conversion] = []
         self.country_weights = [c.weight for c in _COUNTRIES]
+        self._cumulative: dict[int, tuple[Sequence[float], list[float]]] = {}
+        # Per country: its languages and their weights, as sequences that live as long as we do.
+        self.languages = {
+            c.code: ([code for code, _ in c.languages], [w for _, w in c.languages])
+            for c in _COUNTRIES
+        }
         self.stage_names = list(_STAGE_WEIGHTS)
         self.stage_weights = list(_STAGE_WEIGHTS.values())
 
     # -- small helpers ------------------------------------------------------------------------
+
+    def weighted(self, items: Sequence[T], weights: Sequence[float]) -> T:
+        """One of ``items``, by relative ``weights`` (``random.choices`` for one item, without
+        its per-call set-up: the cumulative weights are kept per weights object)."""
+        cached = self._cumulative.get(id(weights))
+        if cached is None or cached[0] is not weights:
+            # The weights object stays referenced here, so its id cannot be reused meanwhile.
+            cached = self._cumulative[id(weights)] = (weights, list(accumulate(weights)))
+        cumulative = cached[1]
+        return items[bisect(cumulative, self.rng.random() * cumulative[-1])]
 
     def pick(self, items: Sequence[T]) -> T:
         # random() is one C call; randrange() costs several Python frames, and this runs
@@ -1104,14 +1128,12 @@ class _Generator:
         an "S.L." even if some of its staff speak Spanish)."""
         if country.code == "US":
             return "en"
-        codes = [c for c, _ in country.languages]
-        return self.rng.choices(codes, [w for _, w in country.languages])[0]
+        return self.weighted(*self.languages[country.code])
 
     def language_of(self, country: _Country) -> str:
         if self.chance(0.08):  # expats and international staff
             return self.pick(_LANGUAGE_CODES)
-        codes = [c for c, _ in country.languages]
-        return self.rng.choices(codes, [w for _, w in country.languages])[0]
+        return self.weighted(*self.languages[country.code])
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -1340,7 +1362,7 @@ class _Generator:
         self.writer.flush()
 
     def make_company(self, size: int, parents_by_country: dict[str, list[uuid.UUID]]) -> None:
-        country = self.rng.choices(_COUNTRIES, self.country_weights)[0]
+        country = self.weighted(_COUNTRIES, self.country_weights)
         city = self.pick(country.cities)
         language = self.company_language(country)
         name, stem = self.company_name(language, city, country)
@@ -1349,9 +1371,9 @@ class _Generator:
         stamps = self.stamps(created)
         account_id = stamps["id"]
         owner = self.owner_for(country)
-        status = self.rng.choices(
+        status = self.weighted(
             (AccountStatus.ACTIVE, AccountStatus.PROSPECT, AccountStatus.INACTIVE), (55, 35, 10)
-        )[0]
+        )
         siblings = parents_by_country.setdefault(country.code, [])
         parent_id = self.pick(siblings) if siblings and self.chance(0.08) else None
         if parent_id is None and len(siblings) < 50:
@@ -1367,7 +1389,7 @@ class _Generator:
                 "region": country.region,
                 "status": status,
                 "customer_grade": (
-                    self.rng.choices(list(Grade), (2, 4, 3, 1))[0]
+                    self.weighted(_GRADES, (2, 4, 3, 1))
                     if status is not AccountStatus.PROSPECT or self.chance(0.3)
                     else None
                 ),
@@ -1507,7 +1529,7 @@ class _Generator:
 
     def make_individual_customer(self) -> None:
         """A private person who buys: an individual account with its one contact."""
-        country = self.rng.choices(_COUNTRIES, self.country_weights)[0]
+        country = self.weighted(_COUNTRIES, self.country_weights)
         city = self.pick(country.cities)
         language = self.language_of(country)
         person = self.person(language)
@@ -1540,7 +1562,7 @@ class _Generator:
 
     def make_standalone_contact(self) -> None:
         """A contact at no account (a private person, an advisor not yet placed)."""
-        country = self.rng.choices(_COUNTRIES, self.country_weights)[0]
+        country = self.weighted(_COUNTRIES, self.country_weights)
         city = self.pick(country.cities)
         language = self.language_of(country)
         person = self.person(language)
@@ -1591,7 +1613,7 @@ class _Generator:
         if self.opportunity_count < len(self.stage_names):
             stage_name = self.stage_names[self.opportunity_count]  # every stage occurs
         else:
-            stage_name = self.rng.choices(self.stage_names, self.stage_weights)[0]
+            stage_name = self.weighted(self.stage_names, self.stage_weights)
         self.opportunity_count += 1
         stage = self.stages[stage_name]
         if from_lead:
@@ -1616,7 +1638,7 @@ class _Generator:
         if not stage.is_closed and self.chance(0.1):
             probability = max(5, min(95, probability + self.pick((-15, -10, -5, 5, 10, 15))))
             overridden = True
-        purchase_type = self.rng.choices(list(PurchaseType), (5, 3, 2))[0]
+        purchase_type = self.weighted(_PURCHASETYPES, (5, 3, 2))
         theme = self.pick(_THEMES)
         label = {
             PurchaseType.NEW_PURCHASE: f"{theme} rollout",
@@ -1679,7 +1701,7 @@ class _Generator:
     ) -> list[uuid.UUID]:
         count = min(len(info.contact_ids), self.pick((1, 1, 2, 2, 3, 4)))
         members = self.rng.sample(info.contact_ids, count)
-        roles = list(BuyingRole)
+        roles = _BUYINGROLES
         for n, contact_id in enumerate(members):
             role = BuyingRole.DECISION_MAKER if n == 0 else self.pick(roles)
             self.writer.add(
@@ -1689,11 +1711,11 @@ class _Generator:
                     "opportunity_id": opp_id,
                     "contact_id": contact_id,
                     "role": role,
-                    "attitude": self.rng.choices(list(Attitude), (4, 5, 1))[0],
+                    "attitude": self.weighted(_ATTITUDES, (4, 5, 1)),
                     "influence": (
                         Influence.HIGH
                         if role is BuyingRole.DECISION_MAKER
-                        else self.pick(list(Influence))
+                        else self.pick(_INFLUENCES)
                     ),
                     "notes": "Sponsors the project internally." if self.chance(0.05) else None,
                 },
@@ -1721,11 +1743,11 @@ class _Generator:
             created = self.between(max(opp_created, closed_at - 40 * _DAY), closed_at)
         else:
             status = (
-                self.rng.choices(
+                self.weighted(
                     (QuoteStatus.DRAFT, QuoteStatus.SENT, QuoteStatus.PENDING_APPROVAL), (4, 5, 1)
-                )[0]
+                )
                 if stage_name == "Proposal"
-                else self.rng.choices((QuoteStatus.SENT, QuoteStatus.PENDING_APPROVAL), (3, 1))[0]
+                else self.weighted((QuoteStatus.SENT, QuoteStatus.PENDING_APPROVAL), (3, 1))
             )
             created = self.between(max(opp_created, self.now - 25 * _DAY), self.now - _DAY / 24)
         created = min(created, end)
@@ -1919,7 +1941,7 @@ class _Generator:
         end: datetime | None = None
         if kind is ActivityKind.TASK:
             row["due_at"] = when
-            row["priority"] = self.rng.choices(list(Priority), (2, 6, 2))[0]
+            row["priority"] = self.weighted(_PRIORITIES, (2, 6, 2))
             row["reminder_at"] = when - _DAY if status is ActivityStatus.PLANNED else None
         elif kind is ActivityKind.MEETING and self.chance(0.08):
             # A whole day on site or at a trade fair: a date, not a time.
@@ -2077,7 +2099,7 @@ class _Generator:
                 "region": info.country.region,
                 "source": self.pick(_LEAD_SOURCES),
                 "campaign": self.pick(_CAMPAIGNS) if self.chance(0.6) else None,
-                "grade": self.rng.choices(list(Grade), (4, 4, 2, 1))[0],
+                "grade": self.weighted(_GRADES, (4, 4, 2, 1)),
                 "status": LeadStatus.CONVERTED,
                 "owner_id": info.owner_id,
                 "last_contacted_at": converted_at,
@@ -2089,15 +2111,15 @@ class _Generator:
         )
 
     def make_open_lead(self) -> None:
-        country = self.rng.choices(_COUNTRIES, self.country_weights)[0]
+        country = self.weighted(_COUNTRIES, self.country_weights)
         city = self.pick(country.cities)
         language = self.language_of(country)
         person = self.person(language)
         created = self.ago(300)
-        status = self.rng.choices(
+        status = self.weighted(
             (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED),
             (35, 30, 15, 20),
-        )[0]
+        )
         company = None
         title = None
         if self.chance(0.85):
@@ -2125,7 +2147,7 @@ class _Generator:
                 "region": country.region,
                 "source": self.pick(_LEAD_SOURCES),
                 "campaign": self.pick(_CAMPAIGNS) if self.chance(0.5) else None,
-                "grade": self.rng.choices(list(Grade), (1, 3, 4, 2))[0],
+                "grade": self.weighted(_GRADES, (1, 3, 4, 2)),
                 "status": status,
                 "owner_id": self.territory[country.region],
                 "notes": (
