@@ -37,6 +37,7 @@ import time
 import uuid
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,7 @@ from crm_desktop.sync.protocol import (
 from crm_desktop.sync.state import SyncState
 from crm_desktop.sync.tables import (
     storage_converters,
+    store_as_is,
     sync_base,
     sync_conflict,
     sync_outbox,
@@ -355,7 +357,10 @@ class SyncEngine:
             except ResyncRequired:
                 self._reset_for_resync()
                 self._pull_all(report, notify, cancel)
-            self._fetch_conflicts(report, cancel)
+            if report.pushed:
+                # Conflicts only come from this device's pushes: a round that pushed nothing
+                # has none to fetch (a lost push answer leaves the batch to be sent again).
+                self._fetch_conflicts(report, cancel)
         except DeviceRevoked as exc:
             reason = (
                 "Head office revoked this device"
@@ -365,8 +370,6 @@ class SyncEngine:
             message = f"{reason}; its local data was wiped. ({exc.message})"
             self.wipe(message)
             raise LocalDataWiped(message) from exc
-        with self._write() as connection:
-            state.set_values(connection, last_sync_at=utcnow())
         report.seconds = time.perf_counter() - started
         return report
 
@@ -380,12 +383,14 @@ class SyncEngine:
     def _push_all(
         self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
     ) -> None:
-        total = self.pending()[0]
-        if total:
-            notify(SyncProgress("push", 0, total))
+        total: int | None = None
         while True:
             self._check_cancel(cancel)
             with self._read() as connection:
+                if total is None:
+                    total = outbox.pending(connection)[0]
+                    if total:
+                        notify(SyncProgress("push", 0, total))
                 entries = outbox.read_batch(
                     connection, limit=self.push_batch, max_bytes=PUSH_MAX_BYTES
                 )
@@ -396,7 +401,7 @@ class SyncEngine:
             response: PushResponse = self._call(partial(self.transport.push, body))
             self._apply_push(entries, response, report)
             report.pushed += len(entries)
-            notify(SyncProgress("push", report.pushed, max(total, report.pushed)))
+            notify(SyncProgress("push", report.pushed, max(total or 0, report.pushed)))
 
     def _push_body(self, entries: list[outbox.OutboxEntry], current: SyncState) -> bytes:
         # The stored changes are already wire JSON: splice them in rather than re-validating
@@ -583,23 +588,52 @@ class SyncEngine:
     def _pull_all(
         self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
     ) -> None:
+        """Pull pages until the server has no more.
+
+        The next page is requested while the current one is applied (a one-page read-ahead on
+        a helper thread, which alone uses the transport meanwhile), so the server's work and
+        ours overlap; at most two pages are in memory.
+        """
         cursor = self.state().cursor
         notify(SyncProgress("pull", report.pulled))
-        while True:
-            self._check_cancel(cancel)
-            page: PullResponse = self._call(partial(self.transport.pull, cursor, self.pull_limit))
-            applied = self._apply_page(cursor, page, report)
-            if not applied:
-                # Another sync of this profile moved the cursor meanwhile: continue from there.
-                cursor = self.state().cursor
-                continue
-            cursor = page.cursor
-            report.cursor = cursor
-            notify(SyncProgress("pull", report.pulled))
-            if not page.has_more:
-                return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-pull") as fetcher:
+            ahead: Future[PullResponse] = fetcher.submit(self._fetch_page, cursor)
+            while True:
+                try:
+                    self._check_cancel(cancel)
+                    page = ahead.result()
+                except BaseException:
+                    ahead.cancel()
+                    raise
+                if page.has_more:
+                    ahead = fetcher.submit(self._fetch_page, page.cursor)
+                try:
+                    applied = self._apply_page(cursor, page, report)
+                except BaseException:
+                    ahead.cancel()
+                    raise
+                if not applied:
+                    # Another sync of this profile moved the cursor meanwhile: go on from there
+                    # (the page read ahead belongs to the old position and is dropped).
+                    if page.has_more:
+                        ahead.cancel()
+                        _wait_quietly(ahead)
+                    cursor = self.state().cursor
+                    ahead = fetcher.submit(self._fetch_page, cursor)
+                    continue
+                cursor = page.cursor
+                report.cursor = cursor
+                notify(SyncProgress("pull", report.pulled))
+                if not page.has_more:
+                    return
+
+    def _fetch_page(self, cursor: int) -> PullResponse:
+        page: PullResponse = self._call(partial(self.transport.pull, cursor, self.pull_limit))
+        return page
 
     def _apply_page(self, cursor: int, page: PullResponse, report: SyncReport) -> bool:
+        if page.cursor == cursor and not page.upserts and not page.deletes and not page.removals:
+            return True  # nothing new: no write transaction at all (the no-op round's case)
         with self._write() as connection:
             current = state.load(connection)
             if current.cursor != cursor:
@@ -635,7 +669,7 @@ class SyncEngine:
                 report.pulled += len(rows.rows)
                 report.changed.add(rows.t)
             db.close()
-            state.set_values(connection, cursor=page.cursor)
+            state.set_values(connection, cursor=page.cursor, last_sync_at=utcnow())
             self._absorb_server_time(connection, page.server_time_ms)
         return True
 
@@ -658,8 +692,21 @@ class SyncEngine:
         if unknown or not fields or fields[0] != "id":
             raise SyncError(f"the server sent unexpected fields for {entity}: {unknown or fields}")
         table = table_name(entity)
-        convert = [converters[name] for name in fields]
-        stored = [[c(v) for c, v in zip(convert, row, strict=True)] for row in rows]
+        # Most columns are stored as they travel; convert only the others (ids, timestamps).
+        convert = [
+            (j, converters[name])
+            for j, name in enumerate(fields)
+            if converters[name] is not store_as_is
+        ]
+        width = len(fields)
+        stored: list[list[Any]] = []
+        for row in rows:
+            if len(row) != width:
+                raise SyncError(f"the server sent a {entity} row of the wrong width")
+            values = list(row)
+            for j, conv in convert:
+                values[j] = conv(values[j])
+            stored.append(values)
         deleted = [0] * len(stored)
         self._keep_pending(connection, db, entity, fields, rows, stored, deleted)
         columns = ", ".join(f'"{name}"' for name in fields)
@@ -837,6 +884,14 @@ class SyncEngine:
                 connection.execute(table.delete().where(table.c.id.not_in(pending_ids)))
             search.reindex(connection)
             state.set_values(connection, cursor=0)
+
+
+def _wait_quietly(future: Future[Any]) -> None:
+    """Let a dropped read-ahead finish; its result or failure no longer matters."""
+    try:
+        future.result()
+    except Exception as exc:
+        log.debug("dropped read-ahead page failed: %s", exc)
 
 
 def _stored_time(moment: datetime) -> str:

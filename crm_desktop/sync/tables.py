@@ -177,7 +177,8 @@ def _datetime_to_storage(value: Scalar) -> Scalar:
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _identity(value: Scalar) -> Scalar:
+def store_as_is(value: Scalar) -> Scalar:
+    """The converter of columns stored exactly as they travel (text, numbers, money, dates)."""
     return value
 
 
@@ -211,7 +212,7 @@ def _to_storage(column: Column[Any]) -> Converter:
         return _datetime_to_storage
     # Money, dates, enums, text, integers and booleans are stored as they travel (sqlite3
     # stores True/False as 1/0 itself).
-    return _identity
+    return store_as_is
 
 
 def _to_wire(column: Column[Any]) -> Converter:
@@ -225,7 +226,7 @@ def _to_wire(column: Column[Any]) -> Converter:
     if isinstance(column_type, Boolean):
         return _storage_to_wire_bool
     if isinstance(column_type, Date | Enum | String | Text | Integer):
-        return _identity
+        return store_as_is
     raise TypeError(f"no wire form for column {column} of type {column_type!r}")
 
 

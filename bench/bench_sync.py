@@ -1,0 +1,277 @@
+"""Sync benchmarks against a real ``crm-server serve`` process on loopback.
+
+Prints, against the targets of DESIGN.md:
+
+* initial sync of 250k records (accounts, contacts, opportunities, activities) into an empty
+  profile, in records per second (target >= 50,000/s);
+* a no-op sync round trip, median in ms (target <= 10 ms);
+* pushing 100 edited records (100 transactions, one round), in ms (target <= 150 ms).
+
+The server database is seeded directly (SQLite executemany into the server's own tables,
+including its sync bookkeeping), which takes a few seconds instead of minutes of pushes.
+
+Usage: ``python bench/bench_sync.py [--records N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from crm_desktop.models import Account, new_id  # noqa: E402
+from crm_desktop.store import open_store  # noqa: E402
+from crm_desktop.sync.engine import SyncEngine  # noqa: E402
+from crm_desktop.sync.transport import Transport  # noqa: E402
+
+PASSWORD = "bench password 1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def seed_server(path: Path, user_id: uuid.UUID, total: int) -> int:
+    """Insert ``total`` records owned by ``user_id`` with their sync bookkeeping; returns seq."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    now = _stamp()
+    owner = user_id.hex
+    seq = db.execute("SELECT value FROM srv_sync_counter WHERE name = 'seq'").fetchone()[0]
+    bookkeeping: list[tuple[Any, ...]] = []
+
+    def track(entity: str, ids: list[str], public: bool = False) -> None:
+        nonlocal seq
+        for record_id in ids:
+            seq += 1
+            bookkeeping.append((record_id, entity, seq, None if public else owner, int(public)))
+
+    stage = new_id().hex
+    db.execute(
+        "INSERT INTO sales_stage (id, created_at, updated_at, deleted, name, position,"
+        " probability, is_closed, is_won) VALUES (?, ?, ?, 0, 'Bench stage', 99, 10, 0, 0)",
+        (stage, now, now),
+    )
+    track("sales_stage", [stage], public=True)
+    accounts_n, contacts_n = total // 5, total * 2 // 5
+    opportunities_n = total // 5
+    activities_n = total - accounts_n - contacts_n - opportunities_n
+    accounts = [new_id().hex for _ in range(accounts_n)]
+    db.executemany(
+        "INSERT INTO account (id, created_at, updated_at, deleted, name, kind, status, owner_id,"
+        " industry, region, phone, email) VALUES (?, ?, ?, 0, ?, 'company', 'active', ?,"
+        " 'Manufacturing', 'North', ?, ?)",
+        [
+            (a, now, now, f"Account {i} Industries", owner, f"+1 555 {i:07d}", f"info{i}@a.example")
+            for i, a in enumerate(accounts)
+        ],
+    )
+    track("account", accounts)
+    contacts = [new_id().hex for _ in range(contacts_n)]
+    db.executemany(
+        "INSERT INTO contact (id, created_at, updated_at, deleted, first_name, last_name,"
+        " full_name, email, phone, owner_id) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                c,
+                now,
+                now,
+                f"First{i}",
+                f"Last{i}",
+                f"First{i} Last{i}",
+                f"p{i}@c.example",
+                f"+44 20 {i:07d}",
+                owner,
+            )
+            for i, c in enumerate(contacts)
+        ],
+    )
+    track("contact", contacts)
+    opportunities = [new_id().hex for _ in range(opportunities_n)]
+    db.executemany(
+        "INSERT INTO opportunity (id, created_at, updated_at, deleted, name, account_id, stage_id,"
+        " probability, probability_overridden, amount, currency, owner_id)"
+        " VALUES (?, ?, ?, 0, ?, ?, ?, 10, 0, ?, 'USD', ?)",
+        [
+            (o, now, now, f"Deal {i}", accounts[i % accounts_n], stage, f"{1000 + i}.50", owner)
+            for i, o in enumerate(opportunities)
+        ],
+    )
+    track("opportunity", opportunities)
+    activities = [new_id().hex for _ in range(activities_n)]
+    db.executemany(
+        "INSERT INTO activity (id, created_at, updated_at, deleted, kind, subject, all_day,"
+        " status, priority, owner_id, account_id, start_at) VALUES (?, ?, ?, 0, 'call', ?, 0,"
+        " 'done', 'normal', ?, ?, ?)",
+        [
+            (a, now, now, f"Call {i}", owner, accounts[i % accounts_n], now)
+            for i, a in enumerate(activities)
+        ],
+    )
+    track("activity", activities)
+    db.executemany(
+        "INSERT INTO srv_sync_record (record_id, entity, seq, scope_user_id, public, clocks)"
+        " VALUES (?, ?, ?, ?, ?, '{}')",
+        bookkeeping,
+    )
+    db.execute("UPDATE srv_sync_counter SET value = ? WHERE name = 'seq'", (seq,))
+    db.commit()
+    db.close()
+    return seq
+
+
+class Server:
+    """``crm-server serve`` on a free loopback port."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        env = {**os.environ, "DATABASE_URL": database_url}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crm_server.cli",
+                "serve",
+                "--port",
+                self.url.rsplit(":", 1)[1],
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=REPO,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the server did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the three sync benchmarks and print their figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=250_000)
+    args = parser.parse_args(argv)
+
+    from crm_server import admin
+    from crm_server.db import make_engine
+    from crm_server.migrate import upgrade
+    from crm_server.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    try:
+        server_db = work / "server.sqlite3"
+        url = f"sqlite:///{server_db}"
+        upgrade(url)
+        settings = Settings(
+            database_url=url, argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1
+        )
+        engine = make_engine(url, pool_size=1, pool_overflow=0)
+        user_id = admin.create_user(
+            engine, settings, username="bench", role="rep", password=PASSWORD
+        )
+        engine.dispose()
+        started = time.perf_counter()
+        seed_server(server_db, user_id, args.records)
+        print(
+            f"seeded {args.records:,} records into the server in "
+            f"{time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
+        server = Server(url)
+        try:
+            store = open_store(work / "client" / "crm.sqlite3")
+            transport = Transport(server.url)
+            client = SyncEngine(store.path, transport)
+            client.sign_in(
+                server_url=server.url, username="bench", password=PASSWORD, device_name="bench"
+            )
+
+            started = time.perf_counter()
+            report = client.sync()
+            seconds = time.perf_counter() - started
+            rate = report.pulled / seconds
+            print(
+                f"initial sync: {report.pulled:,} records in {seconds:.2f} s = "
+                f"{rate:,.0f} records/s (target >= 50,000/s)"
+            )
+
+            timings = []
+            for _ in range(30):
+                started = time.perf_counter()
+                client.sync()
+                timings.append((time.perf_counter() - started) * 1000)
+            print(
+                f"no-op sync round trip: median {statistics.median(timings):.1f} ms "
+                f"(target <= 10 ms)"
+            )
+
+            with store.sessions() as session:
+                ids = [a.id for a in session.query(Account).limit(100)]
+            runs = []
+            for run in range(5):
+                for i, record_id in enumerate(ids):
+                    with store.sessions.begin() as session:
+                        account = session.get(Account, record_id)
+                        assert account is not None
+                        account.phone = f"+49 30 {run}-{i}"
+                started = time.perf_counter()
+                pushed = client.sync().pushed
+                runs.append((time.perf_counter() - started) * 1000)
+                assert pushed == len(ids), pushed
+            print(
+                f"push 100 edited records: median {statistics.median(runs):.0f} ms per sync "
+                f"round (target <= 150 ms)"
+            )
+            client.close()
+            transport.close()
+            store.dispose()
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
