@@ -88,6 +88,30 @@ def schema_is_current(database_path: Path) -> bool:
     return len(heads) == 1 and [row[0] for row in rows] == list(heads)
 
 
+def shield_binding_refcounts() -> bool:
+    """Work around a Qt binding that drops references to None, True and False; True if applied.
+
+    PySide6 6.12.0 on CPython 3.11 releases one reference to None on every call of a method
+    returning nothing, and one to True on every signal emit. After a few thousand list queries
+    or keystrokes the count reaches zero and the interpreter aborts ("deallocating None").
+    Python 3.12 made these objects immortal, which hides the bug; on 3.11 this does the same by
+    raising their reference counts far beyond reach (2**40). Only applied when a probe shows the
+    leak, on CPython before 3.12; the real fix is a binding without the bug (or Python 3.12+).
+    """
+    if sys.implementation.name != "cpython" or sys.version_info >= (3, 12):
+        return False
+    from crm_desktop.selfcheck import binding_refcount_leak
+
+    if binding_refcount_leak() <= 10:
+        return False
+    import ctypes
+
+    for constant in (None, True, False):
+        # ob_refcnt is the first field of every object header on CPython 3.11.
+        ctypes.c_ssize_t.from_address(id(constant)).value += 1 << 40
+    return True
+
+
 def resources_dir() -> Path:
     """The ``resources`` folder: beside the package in a checkout, in the bundle when frozen."""
     bundle = getattr(sys, "_MEIPASS", None)
@@ -124,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    shield_binding_refcounts()
     app.setApplicationName("Field CRM")
     app.setOrganizationName("FieldCRM")
     apply_style(app)

@@ -49,3 +49,20 @@ def test_cold_start_does_not_import_alembic_for_a_current_store(profile: Profile
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_app_survives_a_binding_that_drops_references_to_none() -> None:
+    # 30,000 model resets: on PySide6 6.12 with Python 3.11 this aborts the interpreter
+    # ("deallocating None") unless the app's shield is up; on a sound binding it is a no-op.
+    code = (
+        "from PySide6.QtCore import QStringListModel;"
+        "from crm_desktop.app import shield_binding_refcounts;"
+        "shield_binding_refcounts(); m = QStringListModel();"
+        "[(m.beginResetModel(), m.endResetModel()) for _ in range(30000)];"
+        "print('survived')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "survived"

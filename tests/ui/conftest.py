@@ -18,6 +18,7 @@ from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
+from crm_desktop.app import shield_binding_refcounts
 from crm_desktop.config import Profile
 from crm_desktop.models import (
     Account,
@@ -31,6 +32,10 @@ from crm_desktop.models import (
 from crm_desktop.models.enums import AccountStatus, Grade, LeadStatus
 from crm_desktop.store import Store
 from crm_desktop.ui.context import AppContext
+
+# As the app does at start: survive a Qt binding that drops references to None/True/False
+# (PySide6 6.12 on Python 3.11), which would otherwise abort a long test session at random.
+shield_binding_refcounts()
 
 # The offscreen platform (CI, these tests) cannot pass size hints to a window manager and says
 # so on every top-level show; that is the platform talking, not a fault of ours.
