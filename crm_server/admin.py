@@ -122,8 +122,8 @@ def set_password_for(engine: Engine, settings: Settings, *, username: str, passw
         set_password(connection, make_hasher(settings), _user_id(connection, username), password)
 
 
-def set_manager(engine: Engine, *, username: str, manager: str | None) -> int:
-    """Move a user under another manager (or none); returns how many records were renumbered.
+def set_manager(engine: Engine, *, username: str, manager: str | None) -> None:
+    """Move a user under another manager (or none).
 
     The user's whole subtree moves with them: their old managers lose those records at the
     next pull, the new ones receive them.
@@ -135,22 +135,12 @@ def set_manager(engine: Engine, *, username: str, manager: str | None) -> int:
         if manager_id == user_id or before.would_cycle(user_id, manager_id):
             raise AdminError(f"{manager!r} reports to {username!r}; that would make a loop")
         batch = _server_batch(connection, before)
-        _apply(
-            connection,
-            batch,
-            [
-                Change(
-                    t="user",
-                    id=user_id,
-                    f={"manager_id": str(manager_id) if manager_id else None},
-                )
-            ],
+        change = Change(
+            t="user", id=user_id, f={"manager_id": str(manager_id) if manager_id else None}
         )
-        after = Hierarchy.load(connection)
-        batch.actor.hierarchy = after
-        touched = batch.touch_owned_by(after.subtree(user_id), before)
+        _apply(connection, batch, [change])
+        # finish() renumbers the records of the moved subtree and sends removals.
         batch.finish()
-    return touched
 
 
 def reassign(engine: Engine, *, from_user: str, to_user: str) -> ReassignResult:

@@ -117,10 +117,8 @@ def _run(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:
         admin.set_password_for(engine, settings, username=args.name, password=_read_password())
         print(f"password of {args.name} replaced")
     elif args.command == "set-manager":
-        touched = admin.set_manager(
-            engine, username=args.name, manager=None if args.none else args.manager
-        )
-        print(f"{args.name} now reports to {args.manager or 'nobody'} ({touched} records resent)")
+        admin.set_manager(engine, username=args.name, manager=None if args.none else args.manager)
+        print(f"{args.name} now reports to {args.manager or 'nobody'}")
     elif args.command == "reassign":
         moved = admin.reassign(engine, from_user=args.source, to_user=args.target)
         print(

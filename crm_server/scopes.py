@@ -100,13 +100,13 @@ class Hierarchy:
 
     @classmethod
     def load(cls, connection: Connection) -> Hierarchy:
-        """Read every active user's manager and role."""
+        """Read every user's manager and role.
+
+        Deactivated and deleted users stay in the tree: their records remain visible to their
+        managers until head office reassigns them.
+        """
         users = Base.metadata.tables["user"]
-        rows = connection.execute(
-            select(users.c.id, users.c.manager_id, users.c.role).where(
-                users.c.deleted.is_(False), users.c.active.is_(True)
-            )
-        ).all()
+        rows = connection.execute(select(users.c.id, users.c.manager_id, users.c.role)).all()
         return cls(
             managers={row.id: row.manager_id for row in rows},
             roles={row.id: str(getattr(row.role, "value", row.role)) for row in rows},
@@ -143,12 +143,6 @@ class Hierarchy:
         if scope.public or scope.owner is None:
             return set()
         return {user for user in self.chain(scope.owner) if not self.is_admin(user)}
-
-    def audience_leaving(self, before: Scope, after: Scope) -> set[uuid.UUID]:
-        """Users who could see a record before a scope change and cannot after it."""
-        if before.public:
-            return set()
-        return self.viewers(before) - self.viewers(after)
 
 
 @dataclass

@@ -123,6 +123,8 @@ class _Stage:
     meta: dict[uuid.UUID, RecordMeta] = field(default_factory=dict)
     touched: dict[uuid.UUID, None] = field(default_factory=dict)
     conflicts: list[tuple[Conflict, str | None]] = field(default_factory=list)
+    #: Users whose place in the manager tree this mutation changed.
+    hierarchy_users: set[uuid.UUID] = field(default_factory=set)
 
 
 def _json(value: Scalar) -> str:
@@ -181,7 +183,8 @@ class Batch:
         self._meta: dict[uuid.UUID, RecordMeta] = {}
         self._touched: dict[uuid.UUID, None] = {}
         self._conflicts: list[tuple[Conflict, int | None, str | None]] = []
-        self._extra_exits: dict[uuid.UUID, set[uuid.UUID]] = {}
+        self._initial_hierarchy = actor.hierarchy
+        self._hierarchy_users: set[uuid.UUID] = set()
         self._stage = _Stage()
         self._stamps: dict[str, Hlc] = {}
         self._mutation: int | None = None
@@ -222,6 +225,7 @@ class Batch:
         self._meta.update(stage.meta)
         self._touched.update(stage.touched)
         self._conflicts.extend((c, mutation.n, stamp) for c, stamp in stage.conflicts)
+        self._hierarchy_users |= stage.hierarchy_users
         conflicts = [c for c, _ in stage.conflicts]
         return MutationResult(
             n=mutation.n, status="merged" if conflicts else "applied", conflicts=conflicts
@@ -407,6 +411,10 @@ class Batch:
                     "out_of_scope", f"{label}: you cannot hand it to {describe(new_scope)}"
                 )
             meta.scope = new_scope
+        if spec.name == "user" and "manager_id" in updates:
+            if self.actor.hierarchy.would_cycle(change.id, updates["manager_id"]):
+                raise Rejected("invalid_value", f"{label}: that manager reports to this user")
+            self._stage.hierarchy_users.add(change.id)
         if updates:
             updates["updated_at"] = utcnow()
             self.connection.execute(
@@ -439,6 +447,8 @@ class Batch:
             .values(deleted=True, updated_at=utcnow())
         )
         meta.clocks["deleted"] = [stamp.encode(), None]
+        if spec.name == "user":
+            self._stage.hierarchy_users.add(change.id)
         self._stage.meta[change.id] = meta
         self._stage.touched[change.id] = None
 
@@ -521,35 +531,30 @@ class Batch:
                 self._stage.touched[child_id] = None
                 self._cascade(child, child_id, scope)
 
-    def touch_owned_by(self, owners: set[uuid.UUID], before: Hierarchy) -> int:
-        """Renumber every record owned by ``owners`` after a hierarchy change (set-manager).
+    def _renumber_moved_subtrees(self) -> None:
+        """After a manager change, renumber every record owned in the moved subtrees.
 
-        The records keep their scope, but who can see that scope changed: users who saw them
-        under the ``before`` hierarchy and do not now get removals; the new viewers get the
-        records because of the new sequence numbers. Returns how many records were touched.
+        The records keep their scope owner, but who sees that owner changed: the new viewers
+        get the records because of their new sequence numbers, and :meth:`finish` sends
+        removals to users who saw them under the old tree and do not under the new one.
         """
-        if not owners:
-            return 0
-        now = self.actor.hierarchy
-        rows = (
-            self.connection.execute(
-                select(sync_record.c.record_id).where(sync_record.c.scope_user_id.in_(owners))
-            )
-            .scalars()
-            .all()
-        )
-        for record_id in rows:
-            meta = self._meta_for_update(record_id)
-            if meta is None:
-                continue
-            self._stage.touched[record_id] = None
-            lost = before.viewers(meta.scope) - now.viewers(meta.scope)
-            if lost:
-                self._extra_exits.setdefault(record_id, set()).update(lost)
+        before = self._initial_hierarchy
+        after = Hierarchy.load(self.connection)
+        self.actor.hierarchy = after
+        owners: set[uuid.UUID] = set()
+        for user in self._hierarchy_users:
+            owners |= before.subtree(user) | after.subtree(user)
+        self._stage = _Stage()
+        for start in range(0, len(owners), 500):
+            chunk = sorted(owners)[start : start + 500]
+            for record_id in self.connection.execute(
+                select(sync_record.c.record_id).where(sync_record.c.scope_user_id.in_(chunk))
+            ).scalars():
+                if self._meta_for_update(record_id) is not None:
+                    self._stage.touched[record_id] = None
         self._meta.update(self._stage.meta)
         self._touched.update(self._stage.touched)
         self._stage = _Stage()
-        return len(rows)
 
     # --- end of the transaction ---------------------------------------------------------
 
@@ -584,6 +589,8 @@ class Batch:
                     for c, mutation, stamp in self._conflicts
                 ],
             )
+        if self._hierarchy_users:
+            self._renumber_moved_subtrees()
         if not self._touched:
             return 0
         count = len(self._touched)
@@ -598,7 +605,7 @@ class Batch:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         exits: list[dict[str, Any]] = []
-        hierarchy = self.actor.hierarchy
+        before, after = self._initial_hierarchy, self.actor.hierarchy
         for record_id in self._touched:
             seq += 1
             meta = self._meta[record_id]
@@ -614,9 +621,10 @@ class Batch:
                 "clocks": json.dumps(meta.clocks, separators=(",", ":")),
             }
             (updates if meta.in_db else inserts).append(values)
-            leaving = set(self._extra_exits.get(record_id, ()))
-            if meta.db_scope is not None and meta.db_scope != meta.scope:
-                leaving |= hierarchy.audience_leaving(meta.db_scope, meta.scope)
+            leaving: set[uuid.UUID] = set()
+            if meta.db_scope is not None and not meta.db_scope.public:
+                # Who saw it when this transaction began, minus who sees it now.
+                leaving = before.viewers(meta.db_scope) - after.viewers(meta.scope)
             exits.extend(
                 {
                     "seq": seq,

@@ -369,3 +369,38 @@ def test_moving_a_rep_to_another_manager_moves_their_records(
     admin.set_manager(engine, username="ann", manager="mia")
     mia.pull(), max_.pull()
     assert key in mia.records and key not in max_.records
+
+
+def test_an_admin_moving_a_rep_through_sync_moves_their_records(
+    client: TestClient, people: dict[str, uuid.UUID]
+) -> None:
+    ann, mia, root = (
+        SyncClient(client, "ann"),
+        SyncClient(client, "mia"),
+        SyncClient(client, "root"),
+    )
+    account = _account(ann, "Ann Co")
+    ann.push(ann.mutation(account))
+    mia.pull()
+    key = ("account", str(uuid.UUID(account["id"])))
+    assert key in mia.records
+    carl = str(people["carl"])
+    root.pull()
+    moved = root.push(
+        root.mutation({"t": "user", "id": str(people["ann"]), "f": {"manager_id": carl}})
+    )
+    assert moved[0]["status"] == "applied"
+    mia.pull()
+    assert key not in mia.records
+    carl_device = SyncClient(client, "carl")
+    carl_device.pull()
+    assert key in carl_device.records
+    loop = root.push(
+        root.mutation({"t": "user", "id": carl, "f": {"manager_id": str(people["ann"])}})
+    )
+    assert loop[0]["status"] == "rejected" and "reports to" in loop[0]["reason"]
+    # a rep cannot change the org chart at all
+    refused = ann.push(
+        ann.mutation({"t": "user", "id": str(people["ann"]), "f": {"manager_id": None}})
+    )
+    assert refused[0]["code"] == "out_of_scope"
