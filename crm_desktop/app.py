@@ -180,7 +180,7 @@ def _exit_when_ready(app: QApplication, window: object, started: float) -> None:
     assert isinstance(window, MainWindow)
 
     def check() -> None:
-        current = window.areas.currentWidget()
+        current = window.current_area_widget()
         ready = window.first_run is not None or (
             isinstance(current, RecordListView)
             and (current.model.rowCount() > 0 or current.model.total == 0)

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -50,6 +52,8 @@ RECORD_TITLES = {
     "contact": "Contact",
     "lead": "Lead",
     "opportunity": "Opportunity",
+    "quote": "Quote",
+    "sales_order": "Sales order",
 }
 
 
@@ -78,23 +82,90 @@ def _list_area(entity: str) -> Callable[[MainWindow], QWidget]:
     return build
 
 
-def _pipeline_area(window: MainWindow) -> QWidget:
-    try:
-        from crm_desktop.ui.pipeline_board import PipelineBoard
-    except ImportError:
-        log.info("pipeline board not available in this build")
-        return _placeholder("The pipeline board is not available in this build yet.")
-    return PipelineBoard(window.context, None)
+def _screen_area(module: str, class_name: str, title: str) -> Callable[[MainWindow], QWidget]:
+    """An area showing ``module.class_name(context)``, built by another part of the UI.
+
+    Imported by name when first shown, so a build (or a checkout) without that screen still
+    starts, with a note in its place.
+    """
+
+    def build(window: MainWindow) -> QWidget:
+        try:
+            screen = getattr(importlib.import_module(module), class_name)
+        except (ImportError, AttributeError):
+            log.info("%s.%s not available in this build", module, class_name)
+            return _placeholder(f"The {title} screen is not available in this build yet.")
+        widget: QWidget = screen(window.context)
+        return widget
+
+    return build
+
+
+def _quote_page(
+    context: AppContext, record_id: uuid.UUID | None, parent: QWidget | None
+) -> QWidget:
+    from crm_desktop.ui.quotes import QuoteEditor
+
+    return QuoteEditor(context, quote_id=record_id, parent=parent)
+
+
+def _sales_order_page(
+    context: AppContext, record_id: uuid.UUID | None, parent: QWidget | None
+) -> QWidget:
+    from crm_desktop.ui.quotes import SalesOrderPage
+
+    if record_id is None:
+        raise ValueError("sales orders are made from accepted quotes, not created empty")
+    return SalesOrderPage(context, record_id, parent)
+
+
+#: Record kinds whose pages live outside ui/records (entity -> page builder).
+OTHER_RECORD_PAGES: dict[str, Callable[[AppContext, uuid.UUID | None, QWidget | None], QWidget]] = {
+    "quote": _quote_page,
+    "sales_order": _sales_order_page,
+}
 
 
 def _record_page_factory() -> Callable[..., QWidget] | None:
-    """``ui.records.create_record_page`` if that module is part of this build."""
+    """A ``create_record_page(context, entity, record_id, parent)`` over every page in the build.
+
+    Accounts, contacts, leads and opportunities come from ``ui.records``; quotes and sales
+    orders from ``ui.quotes``. ``None`` if the record pages are not part of this build.
+    """
     try:
         records = importlib.import_module("crm_desktop.ui.records")
     except ImportError:
         return None
-    factory = getattr(records, "create_record_page", None)
-    return factory if callable(factory) else None
+    create = getattr(records, "create_record_page", None)
+    if not callable(create):
+        return None
+
+    def factory(
+        context: AppContext, entity: str, record_id: uuid.UUID | None, parent: QWidget | None
+    ) -> QWidget:
+        other = OTHER_RECORD_PAGES.get(entity)
+        if other is not None:
+            try:
+                return other(context, record_id, parent)
+            except ImportError as error:
+                raise LookupError(f"no {entity} page in this build") from error
+        page: QWidget = create(context, entity, record_id, parent)
+        return page
+
+    return factory
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area, so its minimum size never widens the window.
+
+    Record pages and other screens can ask for more width than a laptop screen has beside the
+    navigation and a list; in a scroll area they shrink to what fits and scroll past it.
+    """
+    holder = QScrollArea()
+    holder.setWidgetResizable(True)
+    holder.setFrameShape(QFrame.Shape.NoFrame)
+    holder.setWidget(widget)
+    return holder
 
 
 def _placeholder(text: str) -> QWidget:
@@ -104,7 +175,7 @@ def _placeholder(text: str) -> QWidget:
     return label
 
 
-#: The navigation, in order; Ctrl+1.. follow this order. Calendar, quotes and reports add a line each.
+#: The navigation, in order; Ctrl+1.. follow it. A new screen (reports, ...) is one more line.
 _SP = QStyle.StandardPixmap
 AREAS: tuple[Area, ...] = (
     Area("account", "Accounts", "accounts", _SP.SP_DirHomeIcon, _list_area("account"), "account"),
@@ -118,7 +189,36 @@ AREAS: tuple[Area, ...] = (
         _list_area("opportunity"),
         "opportunity",
     ),
-    Area("pipeline", "Pipeline", "pipeline", _SP.SP_ArrowRight, _pipeline_area, "opportunity"),
+    Area(
+        "pipeline",
+        "Pipeline",
+        "pipeline",
+        _SP.SP_ArrowRight,
+        _screen_area("crm_desktop.ui.pipeline_board", "PipelineBoard", "pipeline"),
+        "opportunity",
+    ),
+    Area(
+        "calendar",
+        "Calendar",
+        "calendar",
+        _SP.SP_FileDialogInfoView,
+        _screen_area("crm_desktop.ui.calendar", "CalendarView", "calendar"),
+    ),
+    Area(
+        "quote",
+        "Quotes",
+        "quotes",
+        _SP.SP_FileDialogListView,
+        _screen_area("crm_desktop.ui.quotes", "QuotesView", "quotes"),
+        "quote",
+    ),
+    Area(
+        "catalog",
+        "Products",
+        "products",
+        _SP.SP_DriveFDIcon,
+        _screen_area("crm_desktop.ui.catalog", "CatalogView", "product catalog"),
+    ),
 )
 
 
@@ -169,6 +269,8 @@ class MainWindow(QMainWindow):
         self.areas = QStackedWidget(self)
         self.areas.setObjectName("areas")
         self._area_widgets: dict[str, QWidget] = {}
+        #: What the stack holds per area: the list itself, or a scroll area around a screen.
+        self._area_holders: dict[str, QWidget] = {}
         self.first_run: FirstRunPage | None = None
 
         self.record_tabs = QTabWidget(self)
@@ -267,8 +369,15 @@ class MainWindow(QMainWindow):
             area = next(a for a in AREAS if a.key == key)
             widget = area.build(self)
             self._area_widgets[key] = widget
-            self.areas.addWidget(widget)
+            holder = widget if isinstance(widget, RecordListView) else _scrollable(widget)
+            self._area_holders[key] = holder
+            self.areas.addWidget(holder)
         return widget
+
+    def current_area_widget(self) -> QWidget | None:
+        """The widget of the area on screen (inside its scroll area, if it has one)."""
+        holder = self.areas.currentWidget()
+        return holder.widget() if isinstance(holder, QScrollArea) else holder
 
     @property
     def current_area(self) -> Area:
@@ -280,7 +389,7 @@ class MainWindow(QMainWindow):
             return
         area = AREAS[row]
         widget = self.area_widget(area.key)
-        self.areas.setCurrentWidget(widget)
+        self.areas.setCurrentWidget(self._area_holders[area.key])
         if isinstance(widget, RecordListView):
             widget.start()
             self.status.set_summary(widget.count_label.text())
@@ -289,12 +398,12 @@ class MainWindow(QMainWindow):
         self.area_shown.emit(area.key)
 
     def on_list_summary_changed(self, text: str) -> None:
-        if self.sender() is self.areas.currentWidget():
+        if self.sender() is self.current_area_widget():
             self.status.set_summary(text)
 
     def refresh(self) -> None:
         """Re-read the current list (F5)."""
-        widget = self.areas.currentWidget()
+        widget = self.current_area_widget()
         if isinstance(widget, RecordListView):
             widget.model.reload()
 
@@ -333,7 +442,7 @@ class MainWindow(QMainWindow):
         """Show the record in a tab (an already open one is brought forward)."""
         if record_id is not None and (entity, record_id) in self._open_records:
             page = self._open_records[(entity, record_id)]
-            self.record_tabs.setCurrentWidget(page)
+            self.record_tabs.setCurrentIndex(self._tab_index(page))
             self.record_tabs.show()
             self.record_opened.emit(entity, record_id)
             return page
@@ -353,7 +462,8 @@ class MainWindow(QMainWindow):
             if record_id is None
             else RECORD_TITLES.get(entity, entity)
         )
-        index = self.record_tabs.addTab(page, self._record_icon(entity), title)
+        holder = _scrollable(page)
+        index = self.record_tabs.addTab(holder, self._record_icon(entity), title)
         self.record_tabs.setTabToolTip(index, title)
         page.windowTitleChanged.connect(lambda text, p=page: self._on_page_title_changed(p, text))
         # Record pages (ui/records) announce saves and deletes; a new record's tab becomes the
@@ -369,18 +479,32 @@ class MainWindow(QMainWindow):
             self.record_tabs.show()
             sizes = self.splitter.sizes()
             if len(sizes) == 2 and sizes[1] == 0:
+                # The record just opened is what the user is looking at: give it the larger part.
                 total = sum(sizes)
-                self.splitter.setSizes([total * 3 // 5, total * 2 // 5])
+                self.splitter.setSizes([total * 2 // 5, total * 3 // 5])
         page.setFocus(Qt.FocusReason.OtherFocusReason)
         self.record_opened.emit(entity, record_id)
         return page
+
+    def _tab_index(self, page: QWidget) -> int:
+        """Index of the tab showing ``page`` (pages sit in scroll areas), or -1."""
+        for index in range(self.record_tabs.count()):
+            holder = self.record_tabs.widget(index)
+            if holder is page or (isinstance(holder, QScrollArea) and holder.widget() is page):
+                return index
+        return -1
+
+    def current_record_page(self) -> QWidget | None:
+        """The record page in front, if any."""
+        holder = self.record_tabs.currentWidget()
+        return holder.widget() if isinstance(holder, QScrollArea) else holder
 
     def _record_icon(self, entity: str) -> QIcon:
         area = next((a for a in AREAS if a.key == entity), None)
         return load_icon(area.icon_name, area.fallback_icon, self.style()) if area else QIcon()
 
     def _on_page_title_changed(self, page: QWidget, text: str) -> None:
-        index = self.record_tabs.indexOf(page)
+        index = self._tab_index(page)
         if index >= 0 and text:
             self.record_tabs.setTabText(index, text)
             self.record_tabs.setTabToolTip(index, text)
@@ -390,7 +514,7 @@ class MainWindow(QMainWindow):
             self._open_records.setdefault((entity, record_id), page)
 
     def _on_page_deleted(self, page: QWidget, entity: str) -> None:
-        index = self.record_tabs.indexOf(page)
+        index = self._tab_index(page)
         if index >= 0:
             self.on_record_tabs_close_requested(index)
         self.status.showMessage(f"{RECORD_TITLES.get(entity, entity)} deleted", 5000)
@@ -401,12 +525,13 @@ class MainWindow(QMainWindow):
             self.on_record_tabs_close_requested(self.record_tabs.currentIndex())
 
     def on_record_tabs_close_requested(self, index: int) -> None:
-        page = self.record_tabs.widget(index)
-        if page is None or not page.close():
+        holder = self.record_tabs.widget(index)
+        page = holder.widget() if isinstance(holder, QScrollArea) else holder
+        if holder is None or page is None or not page.close():
             return  # a page with unsaved changes may refuse to close
         self.record_tabs.removeTab(index)
         self._open_records = {k: v for k, v in self._open_records.items() if v is not page}
-        page.deleteLater()
+        holder.deleteLater()
         if not self.record_tabs.count():
             self.record_tabs.hide()
 

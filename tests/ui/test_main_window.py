@@ -77,7 +77,7 @@ def fake_pages(monkeypatch: pytest.MonkeyPatch) -> FakePages:
 
 
 def _current_list(window: MainWindow) -> RecordListView:
-    widget = window.areas.currentWidget()
+    widget = window.current_area_widget()
     assert isinstance(widget, RecordListView)
     return widget
 
@@ -227,7 +227,7 @@ def test_every_area_builds(
     for area in AREAS:
         with qtbot.waitSignal(window.area_shown):
             window.show_area(area.key)
-        assert window.areas.currentWidget() is window.area_widget(area.key)
+        assert window.current_area_widget() is window.area_widget(area.key)
 
 
 def test_record_pages_open_in_tabs_titled_by_the_record(
@@ -252,3 +252,17 @@ def test_record_pages_open_in_tabs_titled_by_the_record(
 def ui_is_idle(window: MainWindow) -> bool:
     """No store work queued or running for this window."""
     return window.context.runner.pending == 0
+
+
+def test_quotes_area_and_a_new_quote_in_a_tab(
+    qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.area_shown) as shown:
+        qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    assert shown.args == ["quote"]
+    with qtbot.waitSignal(window.record_opened) as opened:
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert opened.args == ["quote", None]
+    assert window.record_tabs.count() == 1
+    qtbot.waitUntil(lambda: ui_is_idle(window), timeout=10_000)
