@@ -55,6 +55,8 @@ class DeviceAuth:
 
     device_id: uuid.UUID
     user_id: uuid.UUID
+    #: Admins see everything (the role is re-read on every request, never cached).
+    admin: bool = False
 
 
 def hash_token(token: str) -> str:
@@ -232,6 +234,7 @@ class AuthService:
                     device.c.token_expires_at,
                     users.c.active,
                     users.c.deleted,
+                    users.c.role,
                 )
                 .join(users, users.c.id == device.c.user_id)
                 .where(device.c.token_hash == hash_token(token))
@@ -246,7 +249,8 @@ class AuthService:
             raise AuthError(401, "account_disabled", "this user account is disabled")
         if row.token_expires_at is not None and row.token_expires_at < datetime.now(UTC):
             raise AuthError(401, "token_expired", "the device token expired; sign in again")
-        return DeviceAuth(device_id=row.id, user_id=row.user_id)
+        role = getattr(row.role, "value", row.role)
+        return DeviceAuth(device_id=row.id, user_id=row.user_id, admin=role == "admin")
 
     def logout(self, auth: DeviceAuth) -> None:
         """Forget the device's token (the device keeps its data and mutation counter)."""

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from crm_desktop.models import Base
 from crm_desktop.models.enums import Role
@@ -189,3 +189,16 @@ def describe(scope: Scope) -> str:
 def owners_in(scopes: Iterable[Scope]) -> set[uuid.UUID]:
     """The owners named by some scopes."""
     return {scope.owner for scope in scopes if scope.owner is not None}
+
+
+def subtree_query(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """SQL for the ids of a user and everyone below them (a recursive CTE).
+
+    Used by pull so the visibility filter is one statement, without loading the tree into
+    Python. UNION (not UNION ALL) makes it terminate even on a loop in the data.
+    """
+    users = Base.metadata.tables["user"]
+    tree = select(users.c.id).where(users.c.id == user_id).cte("subtree", recursive=True)
+    below = tree.alias("above")
+    tree = tree.union(select(users.c.id).join(below, users.c.manager_id == below.c.id))
+    return select(tree.c.id)

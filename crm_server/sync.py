@@ -52,7 +52,7 @@ from crm_server.db import (
     write_transaction,
 )
 from crm_server.fields import READ_ONLY, SPECS, TABLE_ORDER, EntitySpec, FieldValueError
-from crm_server.scopes import CHILDREN, RULES, Actor, Hierarchy, Scope, describe
+from crm_server.scopes import CHILDREN, RULES, Actor, Hierarchy, Scope, describe, subtree_query
 
 #: Node name of changes made by head office itself (admin commands).
 SERVER_NODE = "server"
@@ -751,19 +751,18 @@ class SyncService:
             clock_offset_ms=offset,
         )
 
-    def pull(self, *, user_id: uuid.UUID, request: PullRequest) -> dict[str, Any]:
+    def pull(self, *, user_id: uuid.UUID, admin: bool, request: PullRequest) -> dict[str, Any]:
         """One page of changes visible to the user, as a JSON-ready ``PullResponse`` dict."""
         for _attempt in retrying(self.transient_retries):
             try:
-                return self._pull_once(user_id, request)
+                return self._pull_once(user_id, admin, request)
             except DBAPIError as exc:
                 if not is_transient(exc):
                     raise
         raise Busy("the database is busy; retry the pull")
 
-    def _pull_once(self, user_id: uuid.UUID, request: PullRequest) -> dict[str, Any]:
+    def _pull_once(self, user_id: uuid.UUID, admin: bool, request: PullRequest) -> dict[str, Any]:
         with read_transaction(self.engine) as connection:
-            actor = Actor.for_user(user_id, Hierarchy.load(connection))
             # Read the counter first: every sequence <= it belongs to a committed transaction,
             # and anything still in flight will get a higher one.
             high = read_cursor(connection)
@@ -771,11 +770,11 @@ class SyncService:
             query = select(sync_record.c.entity, sync_record.c.record_id, sync_record.c.seq).where(
                 sync_record.c.seq > cursor, sync_record.c.seq <= high
             )
-            if not actor.admin:
+            if not admin:
                 query = query.where(
                     or_(
                         sync_record.c.public.is_(True),
-                        sync_record.c.scope_user_id.in_(sorted(actor.visible_owners)),
+                        sync_record.c.scope_user_id.in_(subtree_query(user_id)),
                     )
                 )
             records = connection.execute(query.order_by(sync_record.c.seq).limit(limit)).all()

@@ -28,7 +28,9 @@ class Services:
     schema_version: str
 
 
-def get_services(request: Request) -> Services:
+# The cheap dependencies are async so FastAPI runs them on the event loop instead of handing
+# each to the thread pool (a thread hop per dependency per request adds up under load).
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -36,7 +38,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_protocol(
+async def require_protocol(
     services: ServicesDep,
     protocol: Annotated[str | None, Header(alias=PROTOCOL_HEADER)] = None,
 ) -> int:
@@ -60,7 +62,7 @@ def require_protocol(
     return version
 
 
-def require_schema(
+async def require_schema(
     services: ServicesDep,
     _protocol: Annotated[int, Depends(require_protocol)],
     schema: Annotated[str | None, Header(alias=SCHEMA_HEADER)] = None,

@@ -101,7 +101,7 @@ def push(body: PushRequest, services: ServicesDep, auth: DeviceDep) -> PushRespo
 )
 def pull(body: PullRequest, services: ServicesDep, auth: DeviceDep) -> Response:
     """The next page of changes visible to the caller after ``cursor``."""
-    page = services.sync.pull(user_id=auth.user_id, request=body)
+    page = services.sync.pull(user_id=auth.user_id, admin=auth.admin, request=body)
     # Built by hand: a page can hold thousands of rows and re-validating it through the
     # response model would cost more than producing it.
     return Response(
