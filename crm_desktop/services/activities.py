@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -550,21 +550,56 @@ def move_activity(*, session: Session, activity_id: uuid.UUID, start_at: datetim
     return get_activity(session=session, activity_id=activity_id)
 
 
-def move_activity_days(*, session: Session, activity_id: uuid.UUID, days: int) -> ActivityRow:
-    """Shift an activity by whole days (month view drags): all-day dates or timed instants."""
+def _shift_days(value: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """``value`` moved by ``days`` calendar days at the same wall-clock time in ``zone``.
+
+    Adding ``timedelta(days=n)`` to a UTC instant keeps the UTC time, so a 09:00 Berlin meeting
+    dragged across the spring DST change would land at 10:00 local. A day is a calendar day in
+    the zone the user planned in, so the shift is done on the local wall time. A wall time that
+    does not exist on the target day (inside a spring-forward gap) resolves as zoneinfo does
+    with ``fold=0``: one hour later.
+    """
+    local = value.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _zone_of(activity: Activity, fallback: ZoneInfo | None) -> ZoneInfo:
+    """The zone an activity's days are counted in: its own, else the view's, else UTC."""
+    if activity.time_zone:
+        try:
+            return ZoneInfo(activity.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a bad stored name (old data) falls back to the view's zone, not a crash
+    return fallback or ZoneInfo("UTC")
+
+
+def move_activity_days(
+    *,
+    session: Session,
+    activity_id: uuid.UUID,
+    days: int,
+    zone: ZoneInfo | None = None,
+) -> ActivityRow:
+    """Shift an activity by whole days (month view drags): all-day dates or timed instants.
+
+    Timed fields (start, end, due, reminder) keep their wall-clock time in the activity's
+    ``time_zone`` (or ``zone``, the view's, when it has none), so a move across a DST change
+    does not shift the hour.
+    """
     activity = _get(session, activity_id)
-    delta = timedelta(days=days)
+    day_zone = _zone_of(activity, zone)
     if activity.all_day:
         assert activity.start_date is not None
+        delta = timedelta(days=days)
         activity.start_date = activity.start_date + delta
         activity.end_date = (activity.end_date or activity.start_date) + delta
     else:
         for field in ("start_at", "end_at", "due_at"):
             value = getattr(activity, field)
             if value is not None:
-                setattr(activity, field, value + delta)
+                setattr(activity, field, _shift_days(value, days, day_zone))
     if activity.reminder_at is not None:
-        activity.reminder_at = activity.reminder_at + delta
+        activity.reminder_at = _shift_days(activity.reminder_at, days, day_zone)
     session.flush()
     return get_activity(session=session, activity_id=activity_id)
 

@@ -236,3 +236,35 @@ def test_team_calendar_for_manager_and_rep(session: Session, team: Team) -> None
             start=T0,
             end=T0 + timedelta(hours=1),
         )
+
+
+def test_move_days_across_dst_keeps_local_wall_time(session: Session, team: Team) -> None:
+    # 27 March 2026 is CET (UTC+1); 30 March is CEST (UTC+2). A 09:00 Berlin meeting dragged
+    # three days later must stay at 09:00 Berlin, i.e. move 71 hours, not 72.
+    start = datetime(2026, 3, 27, 9, 0, tzinfo=BERLIN)
+    row = meeting(
+        session,
+        team.rep_a,
+        start,
+        time_zone="Europe/Berlin",
+        reminder_at=start - timedelta(minutes=15),
+    )
+    moved = svc.move_activity_days(session=session, activity_id=row.id, days=3)
+    assert moved.start_at is not None and moved.end_at is not None
+    assert moved.start_at.astimezone(BERLIN) == datetime(2026, 3, 30, 9, 0, tzinfo=BERLIN)
+    assert moved.end_at.astimezone(BERLIN) == datetime(2026, 3, 30, 10, 0, tzinfo=BERLIN)
+    assert moved.reminder_at is not None
+    assert moved.reminder_at.astimezone(BERLIN) == datetime(2026, 3, 30, 8, 45, tzinfo=BERLIN)
+    assert moved.start_at == datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
+
+    # A task without a zone of its own moves in the view's zone.
+    task = svc.create_activity(
+        session=session,
+        kind=ActivityKind.TASK,
+        subject="Send quote",
+        owner_id=team.rep_a,
+        due_at=datetime(2026, 3, 28, 17, 0, tzinfo=BERLIN),
+    )
+    moved_task = svc.move_activity_days(session=session, activity_id=task.id, days=2, zone=BERLIN)
+    assert moved_task.due_at is not None
+    assert moved_task.due_at.astimezone(BERLIN) == datetime(2026, 3, 30, 17, 0, tzinfo=BERLIN)

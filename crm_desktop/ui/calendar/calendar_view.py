@@ -534,7 +534,11 @@ class CalendarView(QWidget):
 
     def on_move_days_requested(self, ident: uuid.UUID, days: int) -> None:
         """Drag moved an entry by whole days."""
-        self._write(lambda s: svc.move_activity_days(session=s, activity_id=ident, days=days))
+        self._write(
+            lambda s: svc.move_activity_days(
+                session=s, activity_id=ident, days=days, zone=self.zone
+            )
+        )
 
     def on_resize_days_requested(self, ident: uuid.UUID, end: date) -> None:
         """Drag moved an all-day entry's last day."""
