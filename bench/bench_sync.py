@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             with store.sessions() as session:
                 ids = [a.id for a in session.query(Account).limit(100)]
             runs = []
+            pushes = []
             for run in range(5):
                 for i, record_id in enumerate(ids):
                     with store.sessions.begin() as session:
@@ -256,12 +257,14 @@ def main(argv: list[str] | None = None) -> int:
                         assert account is not None
                         account.phone = f"+49 30 {run}-{i}"
                 started = time.perf_counter()
-                pushed = client.sync().pushed
+                report = client.sync()
                 runs.append((time.perf_counter() - started) * 1000)
-                assert pushed == len(ids), pushed
+                pushes.append(report.push_seconds * 1000)
+                assert report.pushed == len(ids), report.pushed
             print(
-                f"push 100 edited records: median {statistics.median(runs):.0f} ms per sync "
-                f"round (target <= 150 ms)"
+                f"push 100 edited records: median {statistics.median(pushes):.0f} ms to push "
+                f"(target <= 150 ms); {statistics.median(runs):.0f} ms for the whole round "
+                "(push, then pulling the same 100 back)"
             )
             client.close()
             transport.close()

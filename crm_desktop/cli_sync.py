@@ -55,15 +55,21 @@ def _progress(ctx: Context) -> Callable[[SyncProgress], None]:
     type=int,
     default=None,
     metavar="N",
-    help="records per pulled page (default 5000; smaller commits more often on slow links)",
+    help="records per pulled page (default 1000, at most 5000)",
 )
 @argument(
-    "--batch-size", type=int, default=None, metavar="N", help="mutations per push (default 500)"
+    "--batch-size", type=int, default=None, metavar="N", help="mutations per push (default 200)"
 )
 def sync_command(ctx: Context, args: argparse.Namespace) -> int:
     """``crm sync``: sign in if needed, then one sync round."""
     from crm_desktop.sync.credentials import KeyringUnavailable, TokenStore
-    from crm_desktop.sync.engine import PUSH_BATCH, LocalDataWiped, SyncEngine, SyncError
+    from crm_desktop.sync.engine import (
+        PULL_LIMIT,
+        PUSH_BATCH,
+        LocalDataWiped,
+        SyncEngine,
+        SyncError,
+    )
     from crm_desktop.sync.protocol import MAX_PULL_LIMIT
     from crm_desktop.sync.transport import (
         AuthenticationError,
@@ -87,7 +93,7 @@ def sync_command(ctx: Context, args: argparse.Namespace) -> int:
         store.path,
         transport,
         push_batch=max(1, min(args.batch_size or PUSH_BATCH, 1000)),
-        pull_limit=max(1, min(args.page_size or MAX_PULL_LIMIT, MAX_PULL_LIMIT)),
+        pull_limit=max(1, min(args.page_size or PULL_LIMIT, MAX_PULL_LIMIT)),
     )
     try:
         try:

@@ -52,8 +52,8 @@ from crm_desktop.store import search
 from crm_desktop.sync import outbox, state
 from crm_desktop.sync.clock import ClockError, Hlc
 from crm_desktop.sync.protocol import (
+    DEFAULT_PULL_LIMIT,
     MAX_BODY_BYTES,
-    MAX_PULL_LIMIT,
     ConflictEntry,
     ConflictPage,
     LoginResponse,
@@ -82,7 +82,12 @@ from crm_desktop.sync.transport import (
 log = logging.getLogger(__name__)
 
 #: Mutations per push request (the protocol allows 1000; smaller batches commit sooner).
-PUSH_BATCH = 500
+PUSH_BATCH = 200
+#: Records per pulled page. Each page is one local write transaction, and while it runs a UI
+#: save that already read inside its own (deferred) transaction fails with "database is
+#: locked" (SQLITE_BUSY_SNAPSHOT; busy_timeout cannot help), so pages stay small enough to
+#: commit in a fraction of a second; the read-ahead keeps throughput up.
+PULL_LIMIT = DEFAULT_PULL_LIMIT
 #: Stay well under the protocol's 8 MiB body limit.
 PUSH_MAX_BYTES = MAX_BODY_BYTES // 2
 #: SQLite's default limit on bound parameters is 32766; IN lists stay far below it.
@@ -127,6 +132,9 @@ class SyncReport:
     removed: int = 0
     cursor: int = 0
     seconds: float = 0.0
+    #: Time spent pushing (requests and their local bookkeeping) and pulling.
+    push_seconds: float = 0.0
+    pull_seconds: float = 0.0
     #: Entity types changed locally by this round (so views can refresh).
     changed: set[str] = field(default_factory=set)
 
@@ -196,7 +204,7 @@ class SyncEngine:
         transport: Transport,
         *,
         push_batch: int = PUSH_BATCH,
-        pull_limit: int = MAX_PULL_LIMIT,
+        pull_limit: int = PULL_LIMIT,
         busy_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -352,11 +360,14 @@ class SyncEngine:
         notify = progress or (lambda _p: None)
         try:
             self._push_all(report, notify, cancel)
+            pushed_at = time.perf_counter()
+            report.push_seconds = pushed_at - started
             try:
                 self._pull_all(report, notify, cancel)
             except ResyncRequired:
                 self._reset_for_resync()
                 self._pull_all(report, notify, cancel)
+            report.pull_seconds = time.perf_counter() - pushed_at
             if report.pushed:
                 # Conflicts only come from this device's pushes: a round that pushed nothing
                 # has none to fetch (a lost push answer leaves the batch to be sent again).

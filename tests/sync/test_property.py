@@ -22,7 +22,7 @@ from crm_desktop.config import Profile
 from crm_desktop.models import Account
 from crm_desktop.store import open_store
 from crm_desktop.sync.engine import SyncEngine
-from crm_desktop.sync.transport import NetworkError, Transport
+from crm_desktop.sync.transport import NetworkError, ServerBusy, Transport
 
 from .conftest import PASSWORD, Company
 
@@ -46,6 +46,8 @@ class FaultyTransport(Transport):
             raise NetworkError("connection dropped (injected)")
         if fault == "timeout":
             raise NetworkError("read timed out (injected)")
+        if fault == "busy":
+            raise ServerBusy(503, "busy", "database contention (injected)", None)
         answer = super()._call(method, path, body=body, **params)
         if fault == "lost":
             raise NetworkError("response lost after the server committed (injected)")
@@ -56,7 +58,8 @@ class Client:
     def __init__(self, directory: Path, url: str, username: str) -> None:
         self.store = open_store(Profile(directory).ensure().database_path)
         self.transport = FaultyTransport(url)
-        self.engine = SyncEngine(self.store.path, self.transport)
+        # A busy server is retried at once here (the back-off itself is not under test).
+        self.engine = SyncEngine(self.store.path, self.transport, sleep=lambda _s: None)
         self.user_id = self.engine.sign_in(
             server_url=url, username=username, password=PASSWORD, device_name="prop"
         ).user_id
@@ -102,7 +105,7 @@ step = st.one_of(
     st.tuples(
         st.just("sync"),
         st.integers(0, 2),
-        st.sampled_from((None, None, "drop", "timeout", "lost")),
+        st.sampled_from((None, None, "drop", "timeout", "lost", "busy")),
         st.integers(1, 4),
     ),
 )
