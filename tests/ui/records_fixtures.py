@@ -198,8 +198,9 @@ def page_factory(qtbot: QtBot, ui_context: AppContext) -> Iterator[PageFactory]:
     def open_page(entity: str, record_id: uuid.UUID | None) -> RecordPage:
         page = create_record_page(ui_context, entity, record_id, None)
         assert isinstance(page, RecordPage)
+        # Not qtbot.addWidget: pytest-qt closes those before fixtures tear down, and a page
+        # left with unsaved edits would then ask (modally) whether to discard them.
         pages.append(page)
-        qtbot.addWidget(page)
         page.resize(1100, 720)
         page.show()
         qtbot.waitUntil(lambda: page.view is not None)
@@ -209,6 +210,9 @@ def page_factory(qtbot: QtBot, ui_context: AppContext) -> Iterator[PageFactory]:
     # Before the context's worker stops: no page may schedule a reload on a stopped runner.
     for page in pages:
         quiet(page)
+        page.dirty = False  # closing at teardown must not ask about unsaved edits
+        page.close()
+        page.deleteLater()
     qtbot.waitUntil(lambda: ui_context.runner.pending == 0, timeout=10_000)
 
 

@@ -646,3 +646,25 @@ def test_a_call_logged_from_the_opportunity_lands_on_its_timeline(
     with qtbot.waitSignal(page.loaded, timeout=10_000):
         qtbot.keyClick(dialog.outcome_edit, Qt.Key.Key_Return)
     assert page.timeline.item_count() == 2
+
+
+def test_closing_with_unsaved_edits_asks_first(
+    qtbot: QtBot, crm: Crm, page_factory: PageFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = page_factory("contact", crm.john)
+    assert page.windowTitle() == "John Smith"  # the main window's tab caption
+    qtbot.keyClicks(line(page, "mobile"), "+44 20 7946 0000")
+    asked: list[str] = []
+
+    def answer(button: QMessageBox.StandardButton) -> object:
+        def ask(*args: object, **kwargs: object) -> QMessageBox.StandardButton:
+            asked.append(str(args[2]))
+            return button
+
+        return ask
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
+    assert not page.close()
+    assert page.isVisible() and "John Smith" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Discard))
+    assert page.close()

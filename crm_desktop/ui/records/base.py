@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -322,4 +323,22 @@ class RecordPage(QWidget):
     def _set_title(self) -> None:
         title = self.display_title() or f"New {self.noun}"
         self.title_label.setText(title)
+        # The main window names the page's tab after its window title.
+        self.setWindowTitle(title)
         self.title_changed.emit(title)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Ask before unsaved edits are thrown away; the main window closes tabs with close()."""
+        if self.dirty and not self.gone:
+            answer = QMessageBox.question(
+                self,
+                "Unsaved changes",
+                f"Discard your unsaved changes to {self.display_title() or f'this new {self.noun}'}?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Discard:
+                event.ignore()
+                return
+        self._reload_timer.stop()
+        super().closeEvent(event)
