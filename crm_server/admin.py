@@ -61,8 +61,10 @@ def _user_id(connection: Connection, username: str) -> uuid.UUID:
 
 
 def _server_batch(connection: Connection, hierarchy: Hierarchy | None = None) -> Batch:
-    hierarchy = hierarchy or Hierarchy.load(connection)
-    return Batch(connection, Actor(ADMIN_USER_ID, hierarchy, admin=True), node=SERVER_NODE)
+    actor = Actor(
+        ADMIN_USER_ID, lambda: Hierarchy.load(connection), admin=True, hierarchy=hierarchy
+    )
+    return Batch(connection, actor, node=SERVER_NODE)
 
 
 def _apply(connection: Connection, batch: Batch, changes: list[Change]) -> None:

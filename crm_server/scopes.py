@@ -11,7 +11,7 @@ from its own owner column. The server stores each record's scope next to its seq
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Select, select
@@ -145,18 +145,41 @@ class Hierarchy:
         return {user for user in self.chain(scope.owner) if not self.is_admin(user)}
 
 
-@dataclass
 class Actor:
-    """The user on whose behalf a request reads or writes, with what they may see."""
+    """The user on whose behalf a request reads or writes, with what they may see.
 
-    user_id: uuid.UUID
-    hierarchy: Hierarchy
-    admin: bool = False
-    _visible: set[uuid.UUID] | None = None
+    The manager tree is loaded only when a decision needs it: a rep writing their own
+    records (the common push) never reads it.
+    """
 
-    @classmethod
-    def for_user(cls, user_id: uuid.UUID, hierarchy: Hierarchy) -> Actor:
-        return cls(user_id, hierarchy, admin=hierarchy.is_admin(user_id))
+    def __init__(
+        self,
+        user_id: uuid.UUID,
+        loader: Callable[[], Hierarchy],
+        *,
+        admin: bool = False,
+        hierarchy: Hierarchy | None = None,
+    ) -> None:
+        self.user_id = user_id
+        self.admin = admin
+        self._loader = loader
+        self._hierarchy = hierarchy
+        self._visible: set[uuid.UUID] | None = None
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        if self._hierarchy is None:
+            self._hierarchy = self._loader()
+        return self._hierarchy
+
+    @hierarchy.setter
+    def hierarchy(self, value: Hierarchy) -> None:
+        self._hierarchy = value
+        self._visible = None
+
+    @property
+    def hierarchy_loaded(self) -> bool:
+        return self._hierarchy is not None
 
     @property
     def visible_owners(self) -> set[uuid.UUID]:
@@ -168,7 +191,9 @@ class Actor:
     def can_see(self, scope: Scope) -> bool:
         if self.admin or scope.public:
             return True
-        return scope.owner is not None and scope.owner in self.visible_owners
+        if scope.owner is None:
+            return False
+        return scope.owner == self.user_id or scope.owner in self.visible_owners
 
     def can_write(self, scope: Scope) -> bool:
         # The catalog and the user list are head office's to change.

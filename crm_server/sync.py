@@ -42,6 +42,7 @@ from crm_desktop.sync.protocol import (
     PushResponse,
     Scalar,
 )
+from crm_server.auth import authenticate_on
 from crm_server.db import (
     conflict_log,
     device,
@@ -78,10 +79,6 @@ class Busy(Exception):
 
 class NeedSavepoints(Exception):
     """A mutation was refused in a batch running without savepoints: rerun with them."""
-
-
-class DeviceGone(Exception):
-    """The pushing device was revoked between authentication and the push transaction."""
 
 
 def is_transient(exc: DBAPIError) -> bool:
@@ -183,7 +180,8 @@ class Batch:
         self._meta: dict[uuid.UUID, RecordMeta] = {}
         self._touched: dict[uuid.UUID, None] = {}
         self._conflicts: list[tuple[Conflict, int | None, str | None]] = []
-        self._initial_hierarchy = actor.hierarchy
+        #: The manager tree as it was before this batch changed it (loaded only if it does).
+        self._before: Hierarchy | None = None
         self._hierarchy_users: set[uuid.UUID] = set()
         self._stage = _Stage()
         self._stamps: dict[str, Hlc] = {}
@@ -412,6 +410,7 @@ class Batch:
                 )
             meta.scope = new_scope
         if spec.name == "user" and "manager_id" in updates:
+            self._keep_tree_before_change()
             if self.actor.hierarchy.would_cycle(change.id, updates["manager_id"]):
                 raise Rejected("invalid_value", f"{label}: that manager reports to this user")
             self._stage.hierarchy_users.add(change.id)
@@ -426,6 +425,10 @@ class Batch:
         if meta.scope != old_scope:
             self._cascade(spec.name, change.id, meta.scope)
 
+    def _keep_tree_before_change(self) -> None:
+        if self._before is None:
+            self._before = self.actor.hierarchy
+
     def _delete(
         self,
         spec: EntitySpec,
@@ -435,6 +438,8 @@ class Batch:
         stamp: Hlc,
         base: int,
     ) -> None:
+        if spec.name == "user":
+            self._keep_tree_before_change()
         for name, clock in list(meta.clocks.items()):
             if name in spec.fields and _concurrent(clock, self.node, base):
                 server_wire = spec.fields[name].encode(current[name])
@@ -538,7 +543,7 @@ class Batch:
         get the records because of their new sequence numbers, and :meth:`finish` sends
         removals to users who saw them under the old tree and do not under the new one.
         """
-        before = self._initial_hierarchy
+        before = self._before or self.actor.hierarchy
         after = Hierarchy.load(self.connection)
         self.actor.hierarchy = after
         owners: set[uuid.UUID] = set()
@@ -605,7 +610,7 @@ class Batch:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         exits: list[dict[str, Any]] = []
-        before, after = self._initial_hierarchy, self.actor.hierarchy
+        tree_changed = bool(self._hierarchy_users)
         for record_id in self._touched:
             seq += 1
             meta = self._meta[record_id]
@@ -622,9 +627,15 @@ class Batch:
             }
             (updates if meta.in_db else inserts).append(values)
             leaving: set[uuid.UUID] = set()
-            if meta.db_scope is not None and not meta.db_scope.public:
+            db_scope = meta.db_scope
+            if (
+                db_scope is not None
+                and not db_scope.public
+                and (tree_changed or db_scope != meta.scope)
+            ):
                 # Who saw it when this transaction began, minus who sees it now.
-                leaving = before.viewers(meta.db_scope) - after.viewers(meta.scope)
+                before = self._before or self.actor.hierarchy
+                leaving = before.viewers(db_scope) - self.actor.hierarchy.viewers(meta.scope)
             exits.extend(
                 {
                     "seq": seq,
@@ -691,14 +702,15 @@ class SyncService:
         self.engine = engine
         self.transient_retries = transient_retries
 
-    def push(
-        self, *, user_id: uuid.UUID, device_id: uuid.UUID, request: PushRequest
-    ) -> PushResponse:
-        """Apply a batch; every mutation gets a result; retries contention, else :class:`Busy`."""
+    def push(self, *, token: str | None, request: PushRequest) -> PushResponse:
+        """Apply a batch for the device holding ``token``; every mutation gets a result.
+
+        Retries contention, else raises :class:`Busy`; a bad token raises ``AuthError``.
+        """
         savepoints = False
         for _attempt in retrying(self.transient_retries):
             try:
-                return self._push_once(user_id, device_id, request, savepoints)
+                return self._push_once(token, request, savepoints)
             except NeedSavepoints:
                 savepoints = True
             except DBAPIError as exc:
@@ -706,20 +718,14 @@ class SyncService:
                     raise
         raise Busy("the database is busy; retry the push")
 
-    def _push_once(
-        self, user_id: uuid.UUID, device_id: uuid.UUID, request: PushRequest, savepoints: bool
-    ) -> PushResponse:
+    def _push_once(self, token: str | None, request: PushRequest, savepoints: bool) -> PushResponse:
         now_ms = wall_clock_ms()
         offset = Hlc.decode(request.clock).wall_ms - now_ms
         with write_transaction(self.engine) as connection:
-            row = connection.execute(
-                select(device.c.last_mutation, device.c.revoked_at)
-                .where(device.c.id == device_id)
-                .with_for_update()
-            ).one()
-            if row.revoked_at is not None:
-                raise DeviceGone(str(device_id))
-            actor = Actor.for_user(user_id, Hierarchy.load(connection))
+            # The token check locks the device row: a device's concurrent retries queue here.
+            auth = authenticate_on(connection, token, lock=True)
+            user_id, device_id = auth.user_id, auth.device_id
+            actor = Actor(user_id, lambda: Hierarchy.load(connection), admin=auth.admin)
             batch = Batch(
                 connection,
                 actor,
@@ -729,7 +735,7 @@ class SyncService:
                 now_ms=now_ms,
                 savepoints=savepoints,
             )
-            last = int(row.last_mutation)
+            last = auth.last_mutation
             results: list[MutationResult] = []
             for mutation in request.mutations:
                 if mutation.n <= last:
@@ -751,18 +757,20 @@ class SyncService:
             clock_offset_ms=offset,
         )
 
-    def pull(self, *, user_id: uuid.UUID, admin: bool, request: PullRequest) -> dict[str, Any]:
-        """One page of changes visible to the user, as a JSON-ready ``PullResponse`` dict."""
+    def pull(self, *, token: str | None, request: PullRequest) -> dict[str, Any]:
+        """One page of changes visible to the token's user, as a JSON-ready ``PullResponse``."""
         for _attempt in retrying(self.transient_retries):
             try:
-                return self._pull_once(user_id, admin, request)
+                return self._pull_once(token, request)
             except DBAPIError as exc:
                 if not is_transient(exc):
                     raise
         raise Busy("the database is busy; retry the pull")
 
-    def _pull_once(self, user_id: uuid.UUID, admin: bool, request: PullRequest) -> dict[str, Any]:
+    def _pull_once(self, token: str | None, request: PullRequest) -> dict[str, Any]:
         with read_transaction(self.engine) as connection:
+            auth = authenticate_on(connection, token)
+            user_id, admin = auth.user_id, auth.admin
             # Read the counter first: every sequence <= it belongs to a committed transaction,
             # and anything still in flight will get a higher one.
             high = read_cursor(connection)
@@ -838,7 +846,6 @@ __all__ = [
     "SERVER_NODE",
     "Batch",
     "Busy",
-    "DeviceGone",
     "EntityRows",
     "Rejected",
     "SyncService",

@@ -91,3 +91,13 @@ def require_device(
 
 
 DeviceDep = Annotated[DeviceAuth, Depends(require_device)]
+
+
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The raw bearer token; push and pull check it inside their own transaction."""
+    return credentials.credentials if credentials else None
+
+
+TokenDep = Annotated[str | None, Depends(bearer_token)]

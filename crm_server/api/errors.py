@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm_desktop.sync.protocol import ErrorDetail, ErrorResponse
 from crm_server.auth import AuthError
-from crm_server.sync import Busy, DeviceGone
+from crm_server.sync import Busy
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,6 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status == 401:
             headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
         return error_response(exc.status, exc.code, exc.message, headers=headers)
-
-    @app.exception_handler(DeviceGone)
-    async def _device_gone(_request: Request, _exc: DeviceGone) -> JSONResponse:
-        return error_response(
-            401, "device_revoked", "this device was revoked by head office; wipe local data"
-        )
 
     @app.exception_handler(Busy)
     async def _busy(_request: Request, exc: Busy) -> JSONResponse:

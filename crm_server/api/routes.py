@@ -29,7 +29,13 @@ from crm_desktop.sync.protocol import (
     VersionInfo,
 )
 from crm_server import __version__
-from crm_server.api.deps import DeviceDep, ServicesDep, require_protocol, require_schema
+from crm_server.api.deps import (
+    DeviceDep,
+    ServicesDep,
+    TokenDep,
+    require_protocol,
+    require_schema,
+)
 from crm_server.db import conflict_log, read_transaction
 
 _ERR = {"model": ErrorResponse}
@@ -87,9 +93,9 @@ def logout(services: ServicesDep, auth: DeviceDep) -> Response:
     dependencies=[Depends(require_schema)],
     tags=["sync"],
 )
-def push(body: PushRequest, services: ServicesDep, auth: DeviceDep) -> PushResponse:
+def push(body: PushRequest, services: ServicesDep, token: TokenDep) -> PushResponse:
     """Apply a batch of mutations; one result per mutation, in order."""
-    return services.sync.push(user_id=auth.user_id, device_id=auth.device_id, request=body)
+    return services.sync.push(token=token, request=body)
 
 
 @router.post(
@@ -99,9 +105,9 @@ def push(body: PushRequest, services: ServicesDep, auth: DeviceDep) -> PushRespo
     dependencies=[Depends(require_schema)],
     tags=["sync"],
 )
-def pull(body: PullRequest, services: ServicesDep, auth: DeviceDep) -> Response:
+def pull(body: PullRequest, services: ServicesDep, token: TokenDep) -> Response:
     """The next page of changes visible to the caller after ``cursor``."""
-    page = services.sync.pull(user_id=auth.user_id, admin=auth.admin, request=body)
+    page = services.sync.pull(token=token, request=body)
     # Built by hand: a page can hold thousands of rows and re-validating it through the
     # response model would cost more than producing it.
     return Response(
