@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_desktop.models.base import Base, Money, SyncMixin, UTCDateTime, enum_column
@@ -49,7 +49,12 @@ class Contact(SyncMixin, Base):
     """A person. ``full_name`` is the display name, kept by the app in the person's own order."""
 
     __tablename__ = "contact"
-    __table_args__ = (Index("ix_contact_full_name", "full_name"),)
+    __table_args__ = (
+        Index("ix_contact_full_name", "full_name"),
+        # find_contact_by_email compares lower(trim(email)): addresses typed or imported keep
+        # their case and stray spaces, so the lookup needs the same expression indexed.
+        Index("ix_contact_email_lower", text("lower(trim(email))")),
+    )
 
     first_name: Mapped[str] = mapped_column(String(100), default="")
     last_name: Mapped[str] = mapped_column(String(100), default="")

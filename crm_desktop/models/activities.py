@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_desktop.models.base import Base, SyncMixin, UTCDateTime, enum_column
@@ -24,6 +24,16 @@ class Activity(SyncMixin, Base):
     __table_args__ = (
         Index("ix_activity_owner_start", "owner_id", "start_at"),
         Index("ix_activity_owner_due", "owner_id", "due_at"),
+        # All-day entries in a date range (the calendar's third query, beside start and due).
+        Index("ix_activity_owner_start_date", "owner_id", "start_date"),
+        # Reminders: only live rows with a reminder are indexed. The predicate is written as
+        # SQLAlchemy renders ``deleted.is_(False)`` on SQLite ("IS 0"), because SQLite uses a
+        # partial index only when the query's WHERE contains the index's terms verbatim.
+        Index(
+            "ix_activity_reminder_at",
+            "reminder_at",
+            sqlite_where=text("reminder_at IS NOT NULL AND deleted IS 0"),
+        ),
     )
 
     kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind))

@@ -31,7 +31,11 @@ class Opportunity(SyncMixin, Base):
     """
 
     __tablename__ = "opportunity"
-    __table_args__ = (Index("ix_opportunity_owner_close", "owner_id", "close_date"),)
+    __table_args__ = (
+        Index("ix_opportunity_owner_close", "owner_id", "close_date"),
+        # The pipeline summary groups by stage and currency.
+        Index("ix_opportunity_stage_currency", "stage_id", "currency"),
+    )
 
     name: Mapped[str] = mapped_column(String(300))
     account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("account.id"), index=True)

@@ -12,7 +12,17 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_desktop.models.base import Base, Money, SyncMixin, UTCDateTime, enum_column
@@ -23,7 +33,11 @@ class Quote(SyncMixin, Base):
     """One revision of a quote."""
 
     __tablename__ = "quote"
-    __table_args__ = (UniqueConstraint("number", "revision"),)
+    __table_args__ = (
+        UniqueConstraint("number", "revision"),
+        # expire_quotes: current revisions in an open status whose valid_until has passed.
+        Index("ix_quote_current_status_valid", "is_current", "status", "valid_until"),
+    )
 
     number: Mapped[str] = mapped_column(String(40), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)

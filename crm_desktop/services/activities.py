@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm_desktop.models import Account, Activity, Contact, Opportunity, Quote, User
 from crm_desktop.models.base import utcnow
@@ -684,6 +685,16 @@ def reassign_activity(
 # --------------------------------------------------------------------------- reminders
 
 
+def _owned_by_or_unowned(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """``owner_id = user_id OR owner_id IS NULL``, written so that no owner index matches it.
+
+    The reminder queries must read the partial ``ix_activity_reminder_at`` (only live rows
+    with a reminder, in time order). Given an indexable owner test, SQLite picks the owner
+    index instead and reads every activity the user ever had; ``coalesce`` hides the column.
+    """
+    return func.coalesce(Activity.owner_id, user_id) == user_id
+
+
 def reminders_due(
     *, session: Session, user_id: uuid.UUID | None, now: datetime | None = None
 ) -> list[ActivityRow]:
@@ -703,7 +714,7 @@ def reminders_due(
         .order_by(Activity.reminder_at)
     )
     if user_id is not None:
-        stmt = stmt.where(or_(Activity.owner_id == user_id, Activity.owner_id.is_(None)))
+        stmt = stmt.where(_owned_by_or_unowned(user_id))
     return _rows(session, session.scalars(stmt).all())
 
 
@@ -715,7 +726,7 @@ def next_reminder_at(*, session: Session, user_id: uuid.UUID | None) -> datetime
         Activity.reminder_at > utcnow(),
     )
     if user_id is not None:
-        stmt = stmt.where(or_(Activity.owner_id == user_id, Activity.owner_id.is_(None)))
+        stmt = stmt.where(_owned_by_or_unowned(user_id))
     return session.scalar(stmt.order_by(Activity.reminder_at).limit(1))
 
 

@@ -288,6 +288,8 @@ def find_contact_by_email(*, session: Session, email: str) -> Contact | None:
     address = email.strip().lower()
     if not address:
         return None
+    # Stored addresses keep the case and spaces they were typed or imported with, so the
+    # comparison normalises them; ix_contact_email_lower indexes exactly this expression.
     return session.scalars(
         select(Contact)
         .where(Contact.deleted.is_(False), func.lower(func.trim(Contact.email)) == address)
