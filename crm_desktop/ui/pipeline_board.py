@@ -32,7 +32,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette, QPen, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -365,6 +365,7 @@ class PipelineBoard(QWidget):
             self.owner_combo.addItem("My opportunities", str(context.current_user_id))
         self.owner_combo.activated.connect(self.on_owner_combo_activated)
         self.period_combo.activated.connect(self.on_period_combo_activated)
+        self._stale = False
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(RELOAD_DELAY_MS)
@@ -392,7 +393,18 @@ class PipelineBoard(QWidget):
         self.reload()
 
     def on_context_data_changed(self, entity: str) -> None:
-        if entity in ("opportunity", "account", "user", "sales_stage"):
+        if entity not in ("opportunity", "account", "user", "sales_stage"):
+            return
+        if self.isVisible():
+            self._reload_timer.start()
+        else:
+            # A board behind another area is reloaded when it comes back, not on every save.
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
             self._reload_timer.start()
 
     # -- loading

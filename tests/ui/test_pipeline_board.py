@@ -329,3 +329,28 @@ def test_keyboard_menu_moves_a_card(
             crm.stages["Needs Analysis"],
             40,
         )
+
+
+def test_a_hidden_board_reloads_when_shown_again(
+    qtbot: QtBot, store: Store, crm: Crm, board: PipelineBoard, ui_context: AppContext
+) -> None:
+    board.hide()
+    with store.sessions.begin() as s:
+        s.add(
+            Opportunity(
+                name="Made elsewhere",
+                account_id=crm.globex,
+                stage_id=crm.stages["Negotiation"],
+                probability=80,
+                amount=Decimal(500),
+                close_date=date.today(),
+                owner_id=crm.me,
+            )
+        )
+    ui_context.notify_changed("opportunity")
+    # Nothing is scheduled while hidden (no reload timer running, no store work queued).
+    assert not board._reload_timer.isActive() and ui_context.runner.pending == 0
+    assert card_names(board, "Negotiation") == []
+    with qtbot.waitSignal(board.board_loaded, timeout=5000):
+        board.show()
+    assert card_names(board, "Negotiation") == ["Made elsewhere"]
