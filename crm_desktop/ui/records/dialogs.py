@@ -117,6 +117,8 @@ class LinkDialog(WriteDialog):
 
     ``fixed_contact``/``fixed_account`` is the side the page already knows; the picker finds the
     other side.
+
+    Signals: those of :class:`WriteDialog`.
     """
 
     def __init__(
@@ -169,7 +171,10 @@ class LinkDialog(WriteDialog):
 
 
 class MemberDialog(WriteDialog):
-    """Add a contact to an opportunity's buying centre, or edit a member's role and stance."""
+    """Add a contact to an opportunity's buying centre, or edit a member's role and stance.
+
+    Signals: those of :class:`WriteDialog`.
+    """
 
     def __init__(
         self,
@@ -243,7 +248,10 @@ class MemberDialog(WriteDialog):
 
 
 class CloseLostDialog(WriteDialog):
-    """Ask why a deal was lost (required) and what to learn from it, then close it as lost."""
+    """Ask why a deal was lost (required) and what to learn from it, then close it as lost.
+
+    Signals: those of :class:`WriteDialog`.
+    """
 
     def __init__(
         self,
@@ -291,6 +299,8 @@ class NewOpportunityDialog(WriteDialog):
     Navigation carries only an entity and an id, so the account page cannot open an empty
     opportunity page pre-filled with itself; this dialog creates the deal, and the caller then
     opens it with ``context.open_record``.
+
+    Signals: those of :class:`WriteDialog`.
     """
 
     def __init__(

@@ -36,7 +36,10 @@ GRADE_HINTS = {"A": "A — hot", "B": "B — warm", "C": "C — cool", "D": "D �
 
 
 class ConvertDialog(WriteDialog):
-    """Ask what the converted lead's opportunity should be, then run the conversion."""
+    """Ask what the converted lead's opportunity should be, then run the conversion.
+
+    Signals: those of :class:`WriteDialog` (``written`` carries the service's ``LeadConverted``).
+    """
 
     def __init__(
         self,
