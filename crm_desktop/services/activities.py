@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Uuid, and_, column, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,6 +40,15 @@ from crm_desktop.services.errors import NotFound, ValidationError
 MIN_DURATION = timedelta(minutes=15)
 #: Length given to a timed activity created without an end.
 DEFAULT_DURATION = timedelta(minutes=30)
+#: Longest timed activity. The calendar's range query looks back this far from the range start
+#: on the (owner_id, start_at) index, so it can only find entries no longer than this; anything
+#: longer (a "meeting" over weeks) is a typo or belongs in an all-day entry.
+MAX_SPAN = timedelta(days=31)
+#: Longest all-day entry (a long holiday or a project block); the all-day query looks back this
+#: far on the (owner_id, start_date) index. All-day entries are few, so a wide window is cheap.
+MAX_ALL_DAY_SPAN = timedelta(days=366)
+#: Most ids bound in one ``IN (...)`` (SQLite's default limit on bound parameters is far above).
+_IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -275,6 +284,10 @@ def _validate_times(activity: Activity) -> None:
             activity.end_date = activity.start_date + timedelta(days=1)
         if activity.end_date <= activity.start_date:
             raise ValidationError("end_date", "the last day comes before the first")
+        if activity.end_date - activity.start_date > MAX_ALL_DAY_SPAN:
+            raise ValidationError(
+                "end_date", f"an all-day entry can span at most {MAX_ALL_DAY_SPAN.days} days"
+            )
         activity.start_at = None
         activity.end_at = None
         return
@@ -286,6 +299,14 @@ def _validate_times(activity: Activity) -> None:
         and activity.end_at < activity.start_at
     ):
         raise ValidationError("end_at", "the end comes before the start")
+    if (
+        activity.start_at is not None
+        and activity.end_at is not None
+        and activity.end_at - activity.start_at > MAX_SPAN
+    ):
+        raise ValidationError(
+            "end_at", f"a timed entry can last at most {MAX_SPAN.days} days; use an all-day entry"
+        )
 
 
 # --------------------------------------------------------------------------- actions
@@ -613,6 +634,7 @@ def resize_activity(*, session: Session, activity_id: uuid.UUID, end_at: datetim
     if activity.all_day or start is None:
         raise ValidationError("end_at", "only timed entries with a start can be resized")
     activity.end_at = max(end_at, start + MIN_DURATION)
+    _validate_times(activity)
     session.flush()
     return get_activity(session=session, activity_id=activity_id)
 
@@ -625,6 +647,7 @@ def resize_activity_days(
     if not activity.all_day or activity.start_date is None:
         raise ValidationError("end_date", "only all-day entries end on a date")
     activity.end_date = max(end_date, activity.start_date + timedelta(days=1))
+    _validate_times(activity)
     session.flush()
     return get_activity(session=session, activity_id=activity_id)
 
@@ -774,33 +797,73 @@ def activities_in_range(
     zone = zone or ZoneInfo("UTC")
     first_day = start.astimezone(zone).date()
     last_day = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    # Three queries, one per kind of placement, each a range on its own (owner_id, ...) index.
+    # One query OR-ing them, with only an upper bound on start_at, scanned the whole table.
+    # The lower bounds come from the longest span an entry may have (see _validate_times).
     timed = and_(
         Activity.all_day.is_(False),
-        or_(
-            and_(
-                Activity.start_at.is_not(None),
-                Activity.start_at < end,
-                # An entry without an end (or of zero length) occupies its start instant only.
-                or_(Activity.end_at > start, Activity.start_at >= start),
-            ),
-            and_(Activity.start_at.is_(None), Activity.due_at >= start, Activity.due_at < end),
-        ),
+        Activity.start_at >= start - MAX_SPAN,
+        Activity.start_at < end,
+        # An entry without an end (or of zero length) occupies its start instant only.
+        or_(Activity.end_at > start, Activity.start_at >= start),
+    )
+    due = and_(
+        Activity.all_day.is_(False),
+        Activity.start_at.is_(None),
+        Activity.due_at >= start,
+        Activity.due_at < end,
     )
     all_day = and_(
         Activity.all_day.is_(True),
+        Activity.start_date >= first_day - MAX_ALL_DAY_SPAN,
         Activity.start_date <= last_day,
         Activity.end_date > first_day,
     )
-    stmt = select(Activity).where(Activity.deleted.is_(False), or_(timed, all_day))
-    if owner_ids is not None:
-        stmt = stmt.where(Activity.owner_id.in_(list(owner_ids)))
+    filters: list[ColumnElement[bool]] = [Activity.deleted.is_(False)]
     if kinds is not None:
-        stmt = stmt.where(Activity.kind.in_(list(kinds)))
+        filters.append(Activity.kind.in_(list(kinds)))
     if not include_closed:
-        stmt = stmt.where(Activity.status == ActivityStatus.PLANNED)
-    found = list(session.scalars(stmt).all())
-    found.sort(key=lambda a: _sort_key(a, zone))
-    return _rows(session, found)
+        filters.append(Activity.status == ActivityStatus.PLANNED)
+    found: dict[uuid.UUID, Activity] = {}
+    for owners in _owner_conditions(session, owner_ids):
+        for placement in (timed, due, all_day):
+            for activity in session.scalars(select(Activity).where(owners, placement, *filters)):
+                found[activity.id] = activity
+    ordered = sorted(found.values(), key=lambda a: _sort_key(a, zone))
+    return _rows(session, ordered)
+
+
+def _owner_conditions(
+    session: Session, owner_ids: Iterable[uuid.UUID] | None
+) -> list[ColumnElement[bool]]:
+    """``owner_id`` conditions covering ``owner_ids`` (``None``: every owner, and no owner).
+
+    Each condition leads an index (``owner_id`` = / IN / IS NULL), so every range query stays a
+    search. For "everyone" the owners present are listed first by a loose index scan: one
+    index seek per distinct owner (a handful of users) instead of reading every row. The
+    activity table's owners are taken, not the user table's, because sync may bring in
+    activities of users who are not in this store.
+    """
+    if owner_ids is None:
+        wanted = list(
+            session.scalars(
+                text(
+                    "WITH RECURSIVE o(id) AS ("
+                    " SELECT min(owner_id) FROM activity"
+                    " UNION ALL"
+                    " SELECT (SELECT min(owner_id) FROM activity WHERE owner_id > o.id)"
+                    " FROM o WHERE o.id IS NOT NULL"
+                    ") SELECT id FROM o WHERE id IS NOT NULL"
+                ).columns(column("id", Uuid))
+            )
+        )
+        conditions: list[ColumnElement[bool]] = [Activity.owner_id.is_(None)]
+    else:
+        wanted = list(dict.fromkeys(owner_ids))
+        conditions = []
+    for i in range(0, len(wanted), _IN_CHUNK):
+        conditions.append(Activity.owner_id.in_(wanted[i : i + _IN_CHUNK]))
+    return conditions
 
 
 def _sort_key(activity: Activity, zone: ZoneInfo) -> tuple[datetime, str]:

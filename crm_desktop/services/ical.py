@@ -52,7 +52,13 @@ from sqlalchemy.orm import Session
 from crm_desktop.models import Activity
 from crm_desktop.models.base import utcnow
 from crm_desktop.models.enums import ActivityKind, ActivityStatus, Priority
-from crm_desktop.services.activities import ActivityRow, activities_in_range, to_row
+from crm_desktop.services.activities import (
+    MAX_ALL_DAY_SPAN,
+    MAX_SPAN,
+    ActivityRow,
+    activities_in_range,
+    to_row,
+)
 from crm_desktop.services.errors import ServiceError
 
 PRODID = "-//Field CRM//Calendar export//EN"
@@ -599,6 +605,10 @@ def _entry_at(
         length = end_utc - start_utc
         if length < timedelta(0):
             raise ValueError("the event ends before it starts (DTEND before DTSTART)")
+        if length > MAX_SPAN:
+            # The calendar finds entries by start within this span, so a longer one would
+            # vanish from views of its later days; refuse it as the app's editor does.
+            raise ValueError(f"the event lasts longer than {MAX_SPAN.days} days")
         if occurrence is not None:
             assert isinstance(occurrence, datetime)
             start_utc = occurrence.astimezone(UTC)
@@ -623,6 +633,8 @@ def _entry_at(
         end_day = start_day + timedelta(days=1)
     if end_day <= start_day:
         end_day = start_day + timedelta(days=1)  # some writers repeat DTSTART as DTEND
+    if end_day - start_day > MAX_ALL_DAY_SPAN:
+        raise ValueError(f"the all-day event spans more than {MAX_ALL_DAY_SPAN.days} days")
     if occurrence is not None:
         assert not isinstance(occurrence, datetime)
         end_day = occurrence + (end_day - start_day)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from calendar_helpers import Team
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from crm_desktop.models import Activity
@@ -268,3 +271,81 @@ def test_move_days_across_dst_keeps_local_wall_time(session: Session, team: Team
     moved_task = svc.move_activity_days(session=session, activity_id=task.id, days=2, zone=BERLIN)
     assert moved_task.due_at is not None
     assert moved_task.due_at.astimezone(BERLIN) == datetime(2026, 3, 30, 17, 0, tzinfo=BERLIN)
+
+
+def _plans(session: Session, run: Callable[[], object]) -> list[str]:
+    """The EXPLAIN QUERY PLAN text of every statement on ``activity`` that ``run`` executes."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM activity" in statement and not statement.startswith("EXPLAIN"):
+            seen.append((statement, params))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert seen, "no query on activity was run"
+    connection = session.connection()
+    return [
+        "\n".join(
+            row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+        )
+        for statement, params in seen
+    ]
+
+
+def test_range_queries_search_indexes_never_scan(session: Session, team: Team) -> None:
+    meeting(session, team.rep_a, T0)
+    plans = _plans(
+        session,
+        lambda: svc.activities_in_range(
+            session=session,
+            start=T0 - timedelta(days=3),
+            end=T0 + timedelta(days=4),
+            owner_ids=[team.rep_a, team.rep_b],
+            zone=BERLIN,
+        ),
+    )
+    everyone = _plans(
+        session,
+        lambda: svc.activities_in_range(
+            session=session, start=T0, end=T0 + timedelta(days=1), owner_ids=None
+        ),
+    )
+    for plan in plans + everyone:
+        assert "SCAN activity" not in plan, plan
+    joined = "\n".join(plans)
+    assert "ix_activity_owner_start " in joined
+    assert "ix_activity_owner_due " in joined
+    assert "ix_activity_owner_start_date " in joined
+
+
+def test_spans_are_bounded_so_the_range_query_finds_every_entry(
+    session: Session, team: Team
+) -> None:
+    with pytest.raises(ValidationError, match="end_at"):
+        meeting(session, team.rep_a, T0, minutes=int(svc.MAX_SPAN.total_seconds() // 60) + 1)
+    longest = meeting(session, team.rep_a, T0, minutes=int(svc.MAX_SPAN.total_seconds() // 60))
+    with pytest.raises(ValidationError, match="end_at"):
+        svc.resize_activity(
+            session=session, activity_id=longest.id, end_at=T0 + svc.MAX_SPAN + timedelta(hours=1)
+        )
+    # Seen on its last day, from a range that starts long after it began.
+    last_day = T0 + svc.MAX_SPAN - timedelta(hours=1)
+    found = svc.activities_in_range(
+        session=session, start=last_day, end=last_day + timedelta(hours=2), owner_ids=None
+    )
+    assert [r.id for r in found] == [longest.id]
+    with pytest.raises(ValidationError, match="end_date"):
+        svc.create_activity(
+            session=session,
+            kind=ActivityKind.MEETING,
+            subject="Sabbatical",
+            owner_id=team.rep_a,
+            all_day=True,
+            start_date=date(2026, 1, 1),
+            end_date=date(2026, 1, 1) + svc.MAX_ALL_DAY_SPAN + timedelta(days=1),
+        )

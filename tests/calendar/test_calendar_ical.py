@@ -281,6 +281,11 @@ def test_bad_file_imports_nothing(session: Session, name: str, expected: str) ->
             "DTEND:20260101T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
             "ends before it starts",
         ),
+        (
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:c\r\nDTSTART:20260101T100000Z\r\n"
+            "DTEND:20260301T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            "line 2, VEVENT c: the event lasts longer than 31 days",
+        ),
     ],
 )
 def test_bad_text_gives_clear_message(session: Session, text: str, expected: str) -> None:
