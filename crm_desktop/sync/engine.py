@@ -729,7 +729,7 @@ class SyncEngine:
             [(*row, flag) for row, flag in zip(stored, deleted, strict=True)],
         )
         if entity in _SEARCHABLE:
-            self._index_rows(connection, entity, fields, stored, deleted)
+            self._index_rows(connection, entity, fields, rows, stored, deleted)
 
     def _keep_pending(
         self,
@@ -788,6 +788,7 @@ class SyncEngine:
         connection: Connection,
         entity: str,
         fields: list[str],
+        rows: list[list[Scalar]],
         stored: list[list[Any]],
         deleted: list[int],
     ) -> None:
@@ -796,8 +797,9 @@ class SyncEngine:
         make = _DOC_ROWS[entity]
         docs = []
         refs = []
-        for row, flag in zip(stored, deleted, strict=True):
-            ref = _dashed(row[0])
+        for wire, row, flag in zip(rows, stored, deleted, strict=True):
+            # The wire id is already the dashed form search keys its entries by.
+            ref = _dashed(str(wire[0]))
             refs.append(ref)
             if flag:
                 continue
