@@ -131,7 +131,12 @@ def _error_from(response: requests.Response) -> ServerError:
         message = response.text[:300] or response.reason or "error"
     cls = _BY_CODE.get(code)
     if cls is None:
-        cls = ServerBusy if response.status_code >= 500 else RequestRejected
+        if response.status_code in (502, 503, 504):
+            cls = ServerBusy  # a gateway or an overloaded server: nothing applied, retry later
+        elif response.status_code >= 500:
+            cls = ServerError  # a server fault: retrying at once would not help
+        else:
+            cls = RequestRejected
     error = cls(response.status_code, code, message, body)
     retry = response.headers.get("Retry-After")
     if retry:
