@@ -32,7 +32,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -294,6 +294,18 @@ def export_command(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _FileLines:
+    """A file's lines as bytes, read afresh on every iteration: the import reads its input twice
+    (check, then write) and this keeps only a few lines in memory instead of the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.path.open("rb") as handle:
+            yield from handle
+
+
 @command(
     "import",
     help="create or update records from a JSON Lines export (all or nothing)",
@@ -306,17 +318,18 @@ def import_command(ctx: Context, args: argparse.Namespace) -> int:
     """``crm import``: parse, check and apply the file in one transaction."""
     from crm_desktop.services import io_jsonl
 
+    lines: Iterable[bytes]
     try:
         if args.file == "-":
-            lines: list[bytes] = sys.stdin.buffer.readlines()
+            lines = sys.stdin.buffer.readlines()  # standard input can be read only once
         else:
-            with open(args.file, "rb") as handle:
-                lines = handle.readlines()
-    except OSError as exc:
-        raise UserError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
-    try:
+            with open(args.file, "rb"):
+                pass  # readable? (say so now, not half-way through)
+            lines = _FileLines(Path(args.file))
         with ctx.store.sessions.begin() as session:
             result = io_jsonl.import_jsonl(session=session, lines=lines)
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
     except io_jsonl.ImportFailed as exc:
         ctx.stderr.write(f"crm import: {args.file}: nothing was imported:\n{exc}\n")
         return EXIT_USER_ERROR

@@ -65,7 +65,7 @@ from crm_desktop.services.errors import ServiceError
 
 #: Ids per ``IN (...)`` query: far below SQLite's bound-parameter limit on every build.
 _CHUNK = 900
-#: New or changed records per ORM flush during import: bounds the unit of work's memory.
+#: Lines decoded and written per ORM flush during import: bounds the memory an import holds.
 _FLUSH_EVERY = 2000
 #: How many problems an :class:`ImportFailed` message spells out (all are in ``errors``).
 _MESSAGE_ERRORS = 20
@@ -334,11 +334,14 @@ class _Field:
 
 @dataclass(frozen=True)
 class _Shape:
-    """How one entity type is read: its fields and the unique keys to check."""
+    """How one entity type is read: its fields, the ones a new record must have, and the unique
+    keys to check (with the columns they span)."""
 
     type_name: str
     fields: dict[str, _Field]
     unique_keys: tuple[tuple[str, ...], ...]
+    required: tuple[str, ...]
+    unique_columns: tuple[str, ...]
 
 
 def _shape(type_name: str) -> _Shape:
@@ -369,7 +372,14 @@ def _shape(type_name: str) -> _Shape:
         if isinstance(constraint, UniqueConstraint):
             keys.append(tuple(c.key for c in constraint.columns))
     keys.extend(tuple(c.key for c in index.columns) for index in table.indexes if index.unique)
-    return _Shape(type_name, fields, tuple(dict.fromkeys(keys)))
+    unique_keys = tuple(dict.fromkeys(keys))
+    return _Shape(
+        type_name,
+        fields,
+        unique_keys,
+        required=tuple(k for k, spec in fields.items() if spec.required and k != "id"),
+        unique_columns=tuple(sorted({k for key in unique_keys for k in key})),
+    )
 
 
 _SHAPES: dict[str, _Shape] = {}
@@ -456,101 +466,8 @@ def _existing_ids(session: Session, type_name: str, ids: Iterable[uuid.UUID]) ->
     return found
 
 
-def _check_required(lines: list[_Line], existing: dict[str, set[uuid.UUID]]) -> list[LineError]:
-    errors: list[LineError] = []
-    for line in lines:
-        if line.id in existing[line.type_name]:
-            continue  # an update: absent fields keep their stored values
-        for spec in _shape_of(line.type_name).fields.values():
-            if spec.required and spec.key != "id" and spec.key not in line.values:
-                errors.append(
-                    LineError(line.number, spec.key, "missing (required for a new record)")
-                )
-    return errors
-
-
-def _check_references(
-    session: Session, lines: list[_Line], in_file: dict[str, set[uuid.UUID]]
-) -> list[LineError]:
-    # Gather every referenced id that the file does not itself provide, then ask the store once
-    # per type: a line-by-line lookup would make a 100k-line import crawl.
-    pending: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for line in lines:
-        fields = _shape_of(line.type_name).fields
-        for key, value in line.values.items():
-            target = fields[key].target
-            if target is not None and value is not None and value not in in_file[target]:
-                pending[target].add(value)
-    stored = {target: _existing_ids(session, target, ids) for target, ids in pending.items()}
-    errors: list[LineError] = []
-    for line in lines:
-        fields = _shape_of(line.type_name).fields
-        for key, value in line.values.items():
-            target = fields[key].target
-            if (
-                target is not None
-                and value is not None
-                and value not in in_file[target]
-                and value not in stored[target]
-            ):
-                errors.append(LineError(line.number, key, f"no {target} with id {value}"))
-    return errors
-
-
-def _check_unique(session: Session, lines: list[_Line]) -> list[LineError]:
-    """Unique keys (username, product code, quote number + revision...) as they will be after
-    the import: no two lines may share one, nor a line and a stored record it does not replace."""
-    errors: list[LineError] = []
-    by_type: dict[str, list[_Line]] = defaultdict(list)
-    for line in lines:
-        by_type[line.type_name].append(line)
-    connection = session.connection()
-    for type_name, typed in by_type.items():
-        shape = _shape_of(type_name)
-        if not shape.unique_keys:
-            continue
-        table = _table(type_name)
-        key_columns = sorted({k for key in shape.unique_keys for k in key})
-        # Current values of stored records: the base an update's absent fields keep.
-        stored: dict[uuid.UUID, dict[str, Any]] = {}
-        file_ids = {line.id for line in typed}
-        for found in connection.execute(select(table.c.id, *(table.c[k] for k in key_columns))):
-            stored[found.id] = dict(found._mapping)
-        for key in shape.unique_keys:
-            taken: dict[tuple[Any, ...], str] = {}
-            for record_id, row in stored.items():
-                if record_id not in file_ids:
-                    value = tuple(row[k] for k in key)
-                    if None not in value:
-                        taken[value] = "a stored record"
-            for line in typed:
-                base = stored.get(line.id, {})
-                value = tuple(
-                    line.values[k] if k in line.values else base.get(k, shape.fields[k].default)
-                    for k in key
-                )
-                if None in value:
-                    continue  # SQL unique keys never collide on NULL
-                if value in taken:
-                    shown = ", ".join(str(encode_value(v)) for v in value)
-                    errors.append(
-                        LineError(
-                            line.number, ", ".join(key), f"{shown!r} already used by {taken[value]}"
-                        )
-                    )
-                else:
-                    taken[value] = f"line {line.number}"
-    return errors
-
-
-def parse_lines(session: Session, lines: Iterable[str | bytes]) -> list[_Line]:
-    """Parse and check every line against the store; raise :class:`ImportFailed` on any problem.
-
-    Reads the store but writes nothing.
-    """
-    errors: list[LineError] = []
-    parsed: list[_Line] = []
-    first_line: dict[tuple[str, uuid.UUID], int] = {}
+def _parsed(lines: Iterable[str | bytes], errors: list[LineError]) -> Iterator[_Line]:
+    """The lines that parse, in order; problems go to ``errors``. Blank lines are skipped."""
     for number, given in enumerate(lines, start=1):
         if isinstance(given, bytes):
             try:
@@ -565,24 +482,128 @@ def parse_lines(session: Session, lines: Iterable[str | bytes]) -> list[_Line]:
         if not raw.strip():
             continue  # a blank line (a trailing newline, a hand-edited file) is not a record
         line = _parse_line(number, raw, errors)
-        if line is None:
-            continue
-        seen = first_line.setdefault((line.type_name, line.id), number)
-        if seen != number:
-            errors.append(LineError(number, "id", f"{line.id} is already on line {seen}"))
-            continue
-        parsed.append(line)
+        if line is not None:
+            yield line
 
-    in_file: dict[str, set[uuid.UUID]] = {name: set() for name in ENTITIES}
-    for line in parsed:
-        in_file[line.type_name].add(line.id)
-    existing = {name: _existing_ids(session, name, ids) for name, ids in in_file.items()}
-    errors.extend(_check_required(parsed, existing))
-    errors.extend(_check_references(session, parsed, in_file))
-    errors.extend(_check_unique(session, parsed))
+
+@dataclass
+class _Checks:
+    """What the checking pass keeps of a file: ids, first uses of references, lines missing
+    required fields, unique-key values. Small next to the decoded lines, which are not kept:
+    a 500k-record file would otherwise need gigabytes."""
+
+    first_line: dict[str, dict[uuid.UUID, int]] = field(
+        default_factory=lambda: {name: {} for name in ENTITIES}
+    )
+    # target type -> referenced id -> (line, field) of its first use
+    references: dict[str, dict[uuid.UUID, tuple[int, str]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    # (line, type, id, required fields the line lacks): errors only if the id is new
+    lacking: list[tuple[int, str, uuid.UUID, list[str]]] = field(default_factory=list)
+    # type -> (line, id, the unique-key columns the line carries)
+    unique_rows: dict[str, list[tuple[int, uuid.UUID, dict[str, Any]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def add(self, line: _Line, errors: list[LineError]) -> None:
+        seen = self.first_line[line.type_name].setdefault(line.id, line.number)
+        if seen != line.number:
+            errors.append(LineError(line.number, "id", f"{line.id} is already on line {seen}"))
+            return
+        shape = _shape_of(line.type_name)
+        lacking = [k for k in shape.required if k not in line.values]
+        if lacking:
+            self.lacking.append((line.number, line.type_name, line.id, lacking))
+        for key, value in line.values.items():
+            target = shape.fields[key].target
+            if target is not None and value is not None:
+                self.references[target].setdefault(value, (line.number, key))
+        if shape.unique_columns:
+            carried = {k: line.values[k] for k in shape.unique_columns if k in line.values}
+            self.unique_rows[line.type_name].append((line.number, line.id, carried))
+
+
+def _check_required(checks: _Checks, existing: dict[str, set[uuid.UUID]]) -> list[LineError]:
+    return [
+        LineError(number, key, "missing (required for a new record)")
+        for number, type_name, record_id, lacking in checks.lacking
+        if record_id not in existing[type_name]  # an update keeps its stored values
+        for key in lacking
+    ]
+
+
+def _check_references(session: Session, checks: _Checks) -> list[LineError]:
+    # Every referenced id the file does not itself provide is looked up in the store once, per
+    # type and in chunks: a lookup per line would make a 100k-line import crawl. Each missing id
+    # is reported at its first use.
+    errors: list[LineError] = []
+    for target, used in checks.references.items():
+        in_file = checks.first_line[target]
+        outside = [record_id for record_id in used if record_id not in in_file]
+        stored = _existing_ids(session, target, outside)
+        for record_id in outside:
+            if record_id not in stored:
+                number, key = used[record_id]
+                errors.append(LineError(number, key, f"no {target} with id {record_id}"))
+    return errors
+
+
+def _check_unique(session: Session, checks: _Checks) -> list[LineError]:
+    """Unique keys (username, product code, quote number + revision...) as they will be after
+    the import: no two lines may share one, nor a line and a stored record it does not replace."""
+    errors: list[LineError] = []
+    connection = session.connection()
+    for type_name, rows in checks.unique_rows.items():
+        shape = _shape_of(type_name)
+        table = _table(type_name)
+        # Current values of stored records: the base an update's absent fields keep.
+        stored: dict[uuid.UUID, dict[str, Any]] = {}
+        file_ids = checks.first_line[type_name]
+        columns = (table.c.id, *(table.c[k] for k in shape.unique_columns))
+        for found in connection.execute(select(*columns)):
+            stored[found.id] = dict(found._mapping)
+        for key in shape.unique_keys:
+            taken: dict[tuple[Any, ...], str] = {}
+            for record_id, row in stored.items():
+                if record_id not in file_ids:
+                    value = tuple(row[k] for k in key)
+                    if None not in value:
+                        taken[value] = "a stored record"
+            for number, record_id, carried in rows:
+                base = stored.get(record_id, {})
+                value = tuple(
+                    carried[k] if k in carried else base.get(k, shape.fields[k].default)
+                    for k in key
+                )
+                if None in value:
+                    continue  # SQL unique keys never collide on NULL
+                if value in taken:
+                    shown = ", ".join(str(encode_value(v)) for v in value)
+                    errors.append(
+                        LineError(
+                            number, ", ".join(key), f"{shown!r} already used by {taken[value]}"
+                        )
+                    )
+                else:
+                    taken[value] = f"line {number}"
+    return errors
+
+
+def check_lines(session: Session, lines: Iterable[str | bytes]) -> dict[str, set[uuid.UUID]]:
+    """Parse and check every line against the store; raise :class:`ImportFailed` listing every
+    problem. Reads the store, writes nothing; returns the ids that already exist, per type."""
+    errors: list[LineError] = []
+    checks = _Checks()
+    for line in _parsed(lines, errors):
+        checks.add(line, errors)
+    existing = {name: _existing_ids(session, name, ids) for name, ids in checks.first_line.items()}
+    errors.extend(_check_required(checks, existing))
+    errors.extend(_check_references(session, checks))
+    errors.extend(_check_unique(session, checks))
     if errors:
         raise ImportFailed(errors)
-    return parsed
+    return existing
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,71 +618,83 @@ def _differs(current: Any, new: Any) -> bool:
     return bool(current != new)
 
 
+def _apply(
+    session: Session,
+    batch: list[_Line],
+    existing: dict[str, set[uuid.UUID]],
+    result: ImportResult,
+) -> None:
+    """Create or update the records of ``batch`` (lines already checked), then flush."""
+    by_type: dict[str, list[_Line]] = defaultdict(list)
+    for line in batch:
+        by_type[line.type_name].append(line)
+    for type_name, typed in by_type.items():
+        # Every entity has SyncMixin's columns; the dict's value type only says Base.
+        cls = cast(type[SyncMixin], ENTITIES[type_name])
+        fields = _shape_of(type_name).fields
+        stored_ids = [line.id for line in typed if line.id in existing[type_name]]
+        loaded = (
+            {obj.id: obj for obj in session.scalars(select(cls).where(cls.id.in_(stored_ids)))}
+            if stored_ids
+            else {}
+        )
+        for line in typed:
+            obj = loaded.get(line.id)
+            if obj is None:
+                attrs = {fields[k].attr: v for k, v in line.values.items()}
+                session.add(ENTITIES[type_name](id=line.id, **attrs))
+                result.created[type_name] = result.created.get(type_name, 0) + 1
+                continue
+            changed = False
+            for key, value in line.values.items():
+                attr = fields[key].attr
+                current = getattr(obj, attr)
+                if _differs(current, value):
+                    setattr(obj, attr, value)
+                    if current == value:
+                        # Equal but differently written (1.0 vs 1.00): the ORM sees no net
+                        # change and would skip the column, so say it changed.
+                        flag_modified(obj, attr)
+                    changed = True
+            if changed:
+                result.updated[type_name] = result.updated.get(type_name, 0) + 1
+            else:
+                result.unchanged += 1
+    # Flushing per batch keeps the unit of work (and the memory it holds) small.
+    session.flush()
+
+
 def import_jsonl(*, session: Session, lines: Iterable[str | bytes]) -> ImportResult:
     """Import JSONL ``lines`` (see the module docstring); never commits.
 
     ``lines`` are text, or UTF-8 bytes as read from a file opened in binary mode. Split them on
     ``\\n`` only (iterate the file): ``str.splitlines`` would also cut JSON strings holding U+2028.
+    They are read twice, once to check and once to write, so only a few decoded lines are in
+    memory at a time: pass a list, or an object whose ``__iter__`` reads the file afresh (a
+    one-shot iterator is copied into a list first).
 
     Raises :class:`ImportFailed` with every problem found, before anything is written. A
     database error while writing (which the checks should make impossible) also raises it, and
     the caller must roll back, as with any failed unit of work.
     """
-    parsed = parse_lines(session, lines)
+    if iter(lines) is lines:
+        lines = list(lines)
+    existing = check_lines(session, lines)
     result = ImportResult()
     # Foreign keys are checked at COMMIT from here on (SQLite resets this at the end of the
-    # transaction), so a quote line may arrive before its quote and cycles (team <-> manager) load.
+    # transaction), so a quote line may come before its quote and cycles (team <-> manager) load.
     session.execute(text("PRAGMA defer_foreign_keys = ON"))
-
-    by_type: dict[str, list[_Line]] = defaultdict(list)
-    for line in parsed:
-        by_type[line.type_name].append(line)
-
-    pending = 0
+    errors: list[LineError] = []
+    batch: list[_Line] = []
     try:
-        for type_name in export_order():
-            typed = by_type.get(type_name)
-            if not typed:
-                continue
-            # Every entity has SyncMixin's columns; the dict's value type only says Base.
-            cls = cast(type[SyncMixin], ENTITIES[type_name])
-            fields = _shape_of(type_name).fields
-            for start in range(0, len(typed), _CHUNK):
-                chunk = typed[start : start + _CHUNK]
-                loaded = {
-                    obj.id: obj
-                    for obj in session.scalars(
-                        select(cls).where(cls.id.in_([line.id for line in chunk]))
-                    )
-                }
-                for line in chunk:
-                    obj = loaded.get(line.id)
-                    if obj is None:
-                        attrs = {fields[k].attr: v for k, v in line.values.items()}
-                        session.add(ENTITIES[type_name](id=line.id, **attrs))
-                        result.created[type_name] = result.created.get(type_name, 0) + 1
-                        pending += 1
-                        continue
-                    changed = False
-                    for key, value in line.values.items():
-                        attr = fields[key].attr
-                        current = getattr(obj, attr)
-                        if _differs(current, value):
-                            setattr(obj, attr, value)
-                            if current == value:
-                                # Equal but differently written (1.0 vs 1.00): the ORM sees no
-                                # net change and would skip the column, so say it changed.
-                                flag_modified(obj, attr)
-                            changed = True
-                    if changed:
-                        result.updated[type_name] = result.updated.get(type_name, 0) + 1
-                        pending += 1
-                    else:
-                        result.unchanged += 1
-                if pending >= _FLUSH_EVERY:
-                    session.flush()
-                    pending = 0
-        session.flush()
+        for line in _parsed(lines, errors):
+            batch.append(line)
+            if len(batch) >= _FLUSH_EVERY:
+                _apply(session, batch, existing, result)
+                batch = []
+        _apply(session, batch, existing, result)
     except IntegrityError as exc:
         raise ImportFailed([LineError(0, None, f"rejected by the database: {exc.orig}")]) from exc
+    if errors:  # the file changed between the two readings
+        raise ImportFailed([LineError(0, None, "the file changed while it was being imported")])
     return result
