@@ -197,6 +197,16 @@ def test_importing_the_same_file_twice_changes_nothing(
     assert _export(store) == before
 
 
+def test_a_one_shot_iterator_is_read_once_and_still_imported(
+    store: Store, small: dict[str, uuid.UUID], other_store: Store
+) -> None:
+    exported = _export(store)
+    with other_store.sessions.begin() as session:
+        result = import_jsonl(session=session, lines=(line for line in exported.splitlines()))
+    assert result.total_created == 8
+    assert _export(other_store) == exported
+
+
 def test_bytes_lines_with_a_byte_order_mark_and_blank_lines(
     store: Store, small: dict[str, uuid.UUID], other_store: Store
 ) -> None:
