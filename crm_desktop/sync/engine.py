@@ -70,6 +70,7 @@ from crm_desktop.sync.tables import (
     sync_outbox,
     sync_state,
     table_name,
+    wire_converters,
 )
 from crm_desktop.sync.transport import (
     DeviceRevoked,
@@ -833,23 +834,67 @@ class SyncEngine:
             self._check_cancel(cancel)
             page: ConflictPage = self._call(partial(self.transport.conflicts, after))
             with self._write() as connection:
+                mine = state.load(connection).device_id.hex
+                touched: dict[str, set[str]] = {}
                 for entry in page.entries:
-                    self.store_conflict_entry(connection, entry)
+                    new = self.store_conflict_entry(connection, entry)
+                    if new and entry.device_id is not None and entry.device_id.hex == mine:
+                        self._apply_late_decision(connection, entry, touched)
                 state.set_values(connection, conflicts_after=page.next_after)
+                self._reindex(connection, touched)
+                report.changed.update(touched)
             after = page.next_after
             if not page.has_more:
                 return
 
-    def store_conflict_entry(self, connection: Connection, entry: ConflictEntry) -> None:
-        """Add one ``GET /v1/conflicts`` entry to the local log (once, whatever its source)."""
+    def store_conflict_entry(self, connection: Connection, entry: ConflictEntry) -> bool:
+        """Add one ``GET /v1/conflicts`` entry to the local log; returns whether it was new.
+
+        An entry already logged from its push answer only gets its server id.
+        """
+        conflict = entry.conflict
+        device = entry.device_id.hex if entry.device_id else ""
+        known = connection.execute(
+            select(sync_conflict.c.id).where(
+                sync_conflict.c.device_id == device,
+                sync_conflict.c.mutation == (entry.mutation or 0),
+                sync_conflict.c.entity == conflict.t,
+                sync_conflict.c.record_id == conflict.id,
+                sync_conflict.c.field == conflict.field,
+            )
+        ).first()
         self._log_conflict(
             connection,
-            device_id=entry.device_id.hex if entry.device_id else "",
+            device_id=device,
             mutation=entry.mutation or 0,
-            conflict=entry.conflict.model_dump(mode="json"),
+            conflict=conflict.model_dump(mode="json"),
             server_id=entry.id,
             created_at=datetime.fromtimestamp(entry.created_at_ms / 1000, UTC),
         )
+        return known is None
+
+    def _apply_late_decision(
+        self, connection: Connection, entry: ConflictEntry, touched: dict[str, set[str]]
+    ) -> None:
+        """A decision whose push answer was lost: apply it unless something newer arrived.
+
+        The resent batch came back as ``duplicate`` without conflicts, and a losing value
+        leaves the server record unchanged (no pull brings it), so only this entry can put
+        the standing value back. It is applied only while the field still holds the value
+        this device sent; anything else means a newer value arrived since.
+        """
+        conflict = entry.conflict.model_dump(mode="json")
+        entity, rid, name = conflict["t"], _hex(conflict["id"]), conflict["field"]
+        if conflict["rule"] not in ("edit_after_delete", "delete_wins"):
+            converters = wire_converters(entity)
+            if name not in converters:
+                return
+            row = connection.exec_driver_sql(
+                f'SELECT "{name}" FROM "{table_name(entity)}" WHERE id = ?', (rid,)
+            ).first()
+            if row is None or converters[name](row[0]) != conflict["local"]:
+                return
+        self._apply_decision(connection, entry.mutation or 0, conflict, touched)
 
     # --- wiping -------------------------------------------------------------------------
 

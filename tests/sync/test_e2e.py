@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from crm_desktop.models import Contact
 from crm_desktop.sync import state
-from crm_desktop.sync.engine import LocalDataWiped
+from crm_desktop.sync.engine import LocalDataWiped, SyncProgress
 from crm_desktop.sync.protocol import PROTOCOL_HEADER, SCHEMA_HEADER
 from crm_desktop.sync.tables import sync_outbox
-from crm_desktop.sync.transport import UpdateRequired
+from crm_desktop.sync.transport import NetworkError, UpdateRequired
 from crm_server import admin
 
 
@@ -177,3 +177,37 @@ def test_version_mismatch_says_update_required(
     assert "Update required" in raised.value.explain()
     assert words in raised.value.explain()
     assert laptop.engine.pending() == (1, 1)  # nothing lost
+
+
+def test_a_lost_push_answer_still_brings_the_decision_home(company: Any, devices: Any) -> None:
+    """The losing value's push answer is lost; the resend is a duplicate without conflicts and
+    the server record did not change, so only the conflict feed can correct the local row."""
+    laptop = devices(company.names["ann"])
+    desktop = devices(company.names["ann"])
+    acme = laptop.add_account("Acme")
+    laptop.sync()
+    desktop.sync()
+
+    def meanwhile(progress: SyncProgress) -> None:
+        if progress.phase == "pull" and desktop.get("account", acme).industry is None:
+            desktop.edit("account", acme, industry="Mining")  # earlier stamp, not yet pushed
+            laptop.edit("account", acme, industry="Energy")  # later stamp, pushed first
+            laptop.sync()
+
+    desktop.engine.sync(progress=meanwhile)  # pulls Energy while Mining is pending: kept
+    assert desktop.get("account", acme).industry == "Mining"
+
+    real_push = desktop.transport.push
+
+    def push_then_lose_answer(body: bytes) -> Any:
+        real_push(body)
+        raise NetworkError("connection reset after the server committed (injected)")
+
+    desktop.transport.push = push_then_lose_answer  # type: ignore[method-assign]
+    with pytest.raises(NetworkError):
+        desktop.sync()
+    desktop.transport.push = real_push  # type: ignore[method-assign]
+    desktop.sync()
+    assert desktop.get("account", acme).industry == "Energy"
+    assert laptop.get("account", acme).industry == "Energy"
+    assert any(c.field == "industry" and c.winner == "server" for c in conflicts_of(desktop))
