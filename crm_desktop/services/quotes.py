@@ -599,19 +599,19 @@ def accept_quote(
     *,
     session: Session,
     quote_id: uuid.UUID,
-    today: date | None = None,
+    today: date,
     now: datetime | None = None,
 ) -> QuoteAccepted:
     """The customer accepted: make the sales order and close the opportunity as won.
 
     Refused for a superseded (frozen) revision, for a quote already decided or expired or past
-    its ``valid_until`` (``today``, default the UTC date), and when any other revision of the
-    same number was already accepted.
+    its ``valid_until``, and when any other revision of the same number was already accepted.
+    ``today`` is the user's **local** date (required: a UTC default would disagree with
+    expiry, which runs on the local date, for hours every day).
     """
     quote = get_live(session, Quote, quote_id)
     _require_not_frozen(quote)
     now = now or utcnow()
-    today = today or now.date()
     if quote.status == QuoteStatus.ACCEPTED:
         raise ValidationError("status", f"{quote.number} was already accepted")
     if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):

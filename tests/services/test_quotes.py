@@ -433,3 +433,12 @@ def test_inactive_price_list_is_refused(
     session.flush()
     with pytest.raises(ValidationError, match="not active"):
         _draft(session, deal, price_list_id=price_list.id)
+
+
+def test_accept_needs_the_callers_local_date(session: Session, deal: Opportunity) -> None:
+    # No UTC default: late in the evening west of Greenwich the UTC date is already tomorrow,
+    # and a quote valid through today would be refused (or one past it accepted in the east).
+    q = _with_line(session, deal)
+    quotes.send_quote(session=session, quote_id=q.quote_id, now=NOW)
+    with pytest.raises(TypeError, match="today"):
+        quotes.accept_quote(session=session, quote_id=q.quote_id)  # type: ignore[call-arg]

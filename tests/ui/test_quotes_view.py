@@ -54,7 +54,7 @@ def world(store: Store, ui_context: AppContext) -> dict[str, uuid.UUID]:
             made.append(created.quote_id)
         quote_service.send_quote(session=session, quote_id=made[1])
         quote_service.send_quote(session=session, quote_id=made[2])
-        quote_service.accept_quote(session=session, quote_id=made[2])
+        quote_service.accept_quote(session=session, quote_id=made[2], today=date.today())
         ids.update({"draft": made[0], "overdue": made[1], "accepted": made[2]})
     ui_context.current_user_id = ids["rep"]
     return ids

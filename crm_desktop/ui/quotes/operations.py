@@ -447,12 +447,17 @@ def _transition(
     quote_id: uuid.UUID,
     action: str,
     reason: str = "",
+    today: date | None = None,
 ) -> EditorData:
     threshold = _threshold(profile)
     with store.sessions.begin() as session:
         target = quote_id
         if action == "accept":
-            quote_service.accept_quote(session=session, quote_id=quote_id)
+            # The user's local date: expiry runs on it too, so a quote valid "through today"
+            # is acceptable all of the user's today, not until UTC midnight.
+            quote_service.accept_quote(
+                session=session, quote_id=quote_id, today=today or date.today()
+            )
         elif action == "reject":
             quote_service.reject_quote(session=session, quote_id=quote_id)
         elif action == "new_revision":
@@ -472,10 +477,17 @@ def _transition(
 
 
 def accept(
-    store: Store, profile: Profile, user_id: uuid.UUID | None, quote_id: uuid.UUID
+    store: Store,
+    profile: Profile,
+    user_id: uuid.UUID | None,
+    quote_id: uuid.UUID,
+    today: date | None = None,
 ) -> EditorData:
-    """The customer accepted: order created, opportunity won (the quote service's rules)."""
-    return _transition(store, profile, user_id, quote_id, "accept")
+    """The customer accepted: order created, opportunity won (the quote service's rules).
+
+    ``today`` defaults to the local date of this machine, which is the user's.
+    """
+    return _transition(store, profile, user_id, quote_id, "accept", today=today)
 
 
 def reject(
