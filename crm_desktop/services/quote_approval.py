@@ -4,12 +4,17 @@ Rules:
 
 * The threshold is the profile setting ``quote_discount_approval_threshold`` (a percentage,
   e.g. ``15``); unset or empty means no approval is ever needed.
+  **Known gap**: that setting lives in the rep's own ``settings.ini``, so a rep can raise or
+  clear their own threshold and send any discount. Enforcing approval needs the threshold as a
+  company setting that syncs from head office (and a server-side check on push); until then
+  this module only stops accidental bypasses (a draft accepted or sent around the approval).
 * The discount compared with it is the **largest** of the quote discount and every line
   discount. Summing them would count a 10 % line discount on one small line as much as a quote
   discount on everything; taking the largest stops a rep from getting around the rule by
   moving the discount from the quote to the lines.
 * Sending (:func:`send_or_request_approval`) a quote above the threshold does not send it: the
-  quote goes to ``pending_approval``. A manager (``User.role`` manager or admin) then either
+  quote goes to ``pending_approval``. An admin, or a manager above the quote's owner in the
+  reporting line (``User.manager_id``, directly or transitively; not the owner themselves), either
   approves it (:func:`approve`), which releases it, i.e. sends it on the rep's behalf, or
   declines (:func:`decline`), which puts it back to draft with the reason; the rep may also
   withdraw the request (:func:`withdraw`) to change the quote. An approval is
@@ -139,6 +144,9 @@ def send_or_request_approval(
     """Send a draft quote, or park it in ``pending_approval`` if its discount is above the threshold."""
     now = now or utcnow()
     quote = _quote(session, quote_id)
+    # A superseded revision is never sent nor parked for approval: approving it would release
+    # figures that a newer revision replaced.
+    quote_service.require_current(quote)
     if quote.status != QuoteStatus.DRAFT:
         raise ValidationError("status", f"only a draft can be sent (this one is {quote.status})")
     discount = quote_max_discount(session=session, quote_id=quote_id)
@@ -161,11 +169,36 @@ def send_or_request_approval(
     return SendOutcome(quote.id, QuoteStatus.SENT, discount, threshold)
 
 
-def _approver(session: Session, approver_id: uuid.UUID | None) -> User:
+def manages(session: Session, manager_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
+    """Whether ``user_id`` reports to ``manager_id``, directly or through other managers.
+
+    Walks up ``User.manager_id`` from the user with a visited set, so a loop in bad data ends.
+    Nobody manages themselves: a manager's own discount goes to their manager (or an admin).
+    """
+    seen: set[uuid.UUID] = set()
+    current = session.get(User, user_id) if user_id else None
+    while current is not None and current.manager_id is not None:
+        if current.manager_id == manager_id:
+            return True
+        if current.manager_id in seen:
+            return False
+        seen.add(current.manager_id)
+        current = session.get(User, current.manager_id)
+    return False
+
+
+def _approver(session: Session, approver_id: uuid.UUID | None, quote: Quote) -> User:
+    """The approver, if they may decide ``quote``: an admin, or a manager above its owner."""
     approver = session.get(User, approver_id) if approver_id else None
     if not can_approve(approver):
         raise ValidationError("approver", "only a manager can approve or decline a discount")
     assert approver is not None
+    if approver.role != Role.ADMIN and not manages(session, approver.id, quote.owner_id):
+        raise ValidationError(
+            "approver",
+            "only the quote owner's manager (or a manager above them) or an admin can decide "
+            "this discount",
+        )
     return approver
 
 
@@ -178,8 +211,9 @@ def approve(
 ) -> SendOutcome:
     """A manager approves a quote waiting for approval; it is released (sent) at once."""
     now = now or utcnow()
-    approver = _approver(session, approver_id)
     quote = _quote(session, quote_id)
+    approver = _approver(session, approver_id, quote)
+    quote_service.require_current(quote)
     if quote.status != QuoteStatus.PENDING_APPROVAL:
         raise ValidationError("status", f"{quote.number} is not waiting for approval")
     discount = quote_max_discount(session=session, quote_id=quote_id)
@@ -191,8 +225,9 @@ def approve(
         text=f"Approved by {approver.full_name or approver.username} at {now.isoformat()}.",
         now=now,
     )
-    # The send rules (checks, stamps) are the quote service's; it sends a pending quote too.
-    quote_service.send_quote(session=session, quote_id=quote_id, now=now)
+    # The send rules (checks, stamps) are the quote service's; release_approved is the one
+    # path from pending to sent, and this is its only caller.
+    quote_service.release_approved(session=session, quote_id=quote_id, now=now)
     return SendOutcome(quote.id, QuoteStatus.SENT, discount, None)
 
 
@@ -206,8 +241,8 @@ def decline(
 ) -> None:
     """A manager declines the discount: the quote goes back to draft with the reason noted."""
     now = now or utcnow()
-    approver = _approver(session, approver_id)
     quote = _quote(session, quote_id)
+    approver = _approver(session, approver_id, quote)
     if quote.status != QuoteStatus.PENDING_APPROVAL:
         raise ValidationError("status", f"{quote.number} is not waiting for approval")
     if not reason.strip():
@@ -275,18 +310,23 @@ def approval_history(*, session: Session, quote_id: uuid.UUID) -> list[str]:
 def pending_for(*, session: Session, manager_id: uuid.UUID) -> list[uuid.UUID]:
     """Current quotes waiting for approval that ``manager_id`` may decide, oldest first.
 
-    A manager sees those of the reps reporting to them (and their own); an admin sees all.
+    A manager sees those of everyone below them in the reporting line (the quotes
+    :func:`approve` lets them decide; not their own); an admin sees all.
     """
     manager = session.get(User, manager_id)
     if not can_approve(manager):
         return []
     assert manager is not None
-    stmt = select(Quote.id).where(
-        Quote.status == QuoteStatus.PENDING_APPROVAL,
-        Quote.deleted.is_(False),
-        Quote.is_current.is_(True),
-    )
-    if manager.role != Role.ADMIN:
-        team = select(User.id).where(User.manager_id == manager_id)
-        stmt = stmt.where((Quote.owner_id.in_(team)) | (Quote.owner_id == manager_id))
-    return list(session.scalars(stmt.order_by(Quote.updated_at)))
+    rows = session.execute(
+        select(Quote.id, Quote.owner_id)
+        .where(
+            Quote.status == QuoteStatus.PENDING_APPROVAL,
+            Quote.deleted.is_(False),
+            Quote.is_current.is_(True),
+        )
+        .order_by(Quote.updated_at, Quote.id)
+    ).all()
+    if manager.role == Role.ADMIN:
+        return [quote_id for quote_id, _owner in rows]
+    # Few quotes wait for approval at a time, so walking each owner's reporting line is cheap.
+    return [quote_id for quote_id, owner in rows if manages(session, manager_id, owner)]

@@ -27,7 +27,7 @@ Life of a quote:
   see :mod:`.quote_approval`) or ``sent`` is fixed, so changes go into a new revision
   (:func:`new_revision`), which copies the lines and freezes the old revision (``frozen``, not
   ``is_current``); a frozen revision refuses every edit and cannot be sent, accepted or rejected.
-* :func:`accept_quote` (current revision, draft or sent, not past ``valid_until``) creates a
+* :func:`accept_quote` (current revision, **sent**, not past ``valid_until``) creates a
   sales order with copied lines and closes the opportunity as won. The opportunity's amount
   becomes the quote's amount **net of tax** (subtotal − quote discount): tax is collected for
   the state, not earned, so pipeline, forecasts and quotas all count revenue without tax. The
@@ -222,7 +222,9 @@ class QuotesExpired:
 # Only drafts change. A quote waiting for discount approval is what the manager approves
 # (services.quote_approval), so it is as fixed as a sent one.
 _EDITABLE = frozenset({QuoteStatus.DRAFT})
-_SENDABLE = frozenset({QuoteStatus.DRAFT, QuoteStatus.PENDING_APPROVAL})
+# A pending quote is not sendable: only quote_approval.approve releases it (release_approved),
+# after checking who approves. Otherwise anything calling send_quote would skip the manager.
+_SENDABLE = frozenset({QuoteStatus.DRAFT})
 _OPEN = frozenset({QuoteStatus.DRAFT, QuoteStatus.PENDING_APPROVAL, QuoteStatus.SENT})
 
 
@@ -289,6 +291,11 @@ def _stored_totals(quote: Quote, lines: Sequence[QuoteLine]) -> QuoteTotals:
         line_nets=tuple(line.net_amount for line in lines),
         tax_by_rate=computed.tax_by_rate,
     )
+
+
+def require_current(quote: Quote) -> None:
+    """Refuse a superseded (frozen or not current) revision with the usual message."""
+    _require_not_frozen(quote)
 
 
 def _require_not_frozen(quote: Quote) -> None:
@@ -581,13 +588,33 @@ def new_revision(*, session: Session, quote_id: uuid.UUID) -> QuoteChanged:
 def send_quote(
     *, session: Session, quote_id: uuid.UUID, now: datetime | None = None
 ) -> QuoteChanged:
-    """Mark a draft (or an approved pending quote) as sent to the customer; from now on
-    changes need a new revision. Discount approval is :mod:`.quote_approval`'s job: a view
-    sends through :func:`~crm_desktop.services.quote_approval.send_or_request_approval`."""
+    """Mark a draft as sent to the customer; from now on changes need a new revision.
+
+    Discount approval is :mod:`.quote_approval`'s job: a view or command sends through
+    :func:`~crm_desktop.services.quote_approval.send_or_request_approval`, which parks a draft
+    above the threshold in ``pending_approval``; a pending quote is sent only by
+    :func:`~crm_desktop.services.quote_approval.approve`.
+    """
     quote = get_live(session, Quote, quote_id)
     _require_not_frozen(quote)
     if quote.status not in _SENDABLE:
-        raise ValidationError("status", f"a {quote.status.value} quote cannot be sent again")
+        raise ValidationError("status", f"a {quote.status.value} quote cannot be sent")
+    return _mark_sent(session, quote, now)
+
+
+def release_approved(
+    *, session: Session, quote_id: uuid.UUID, now: datetime | None = None
+) -> QuoteChanged:
+    """Send a quote waiting for approval. **Internal**: only ``quote_approval.approve`` calls
+    this, after checking that the approver may approve this quote's discount."""
+    quote = get_live(session, Quote, quote_id)
+    _require_not_frozen(quote)
+    if quote.status != QuoteStatus.PENDING_APPROVAL:
+        raise ValidationError("status", f"{quote.number} is not waiting for approval")
+    return _mark_sent(session, quote, now)
+
+
+def _mark_sent(session: Session, quote: Quote, now: datetime | None) -> QuoteChanged:
     if not _lines(session, quote.id):
         raise ValidationError("lines", "add at least one line before sending")
     quote.status = QuoteStatus.SENT
@@ -604,20 +631,21 @@ def accept_quote(
 ) -> QuoteAccepted:
     """The customer accepted: make the sales order and close the opportunity as won.
 
-    Refused for a superseded (frozen) revision, for a quote already decided or expired or past
-    its ``valid_until``, and when any other revision of the same number was already accepted.
-    ``today`` is the user's **local** date (required: a UTC default would disagree with
-    expiry, which runs on the local date, for hours every day).
+    Only a **sent** quote can be accepted: a draft has not been through discount approval
+    (:mod:`.quote_approval`), so accepting it from a command or an import would bypass the
+    manager. Refused too for a superseded (frozen) revision, a quote already decided or
+    expired or past its ``valid_until``, and when another revision of the same number was
+    already accepted. ``today`` is the user's **local** date (required: a UTC default would
+    disagree with expiry, which runs on the local date, for hours every day).
     """
     quote = get_live(session, Quote, quote_id)
     _require_not_frozen(quote)
     now = now or utcnow()
     if quote.status == QuoteStatus.ACCEPTED:
         raise ValidationError("status", f"{quote.number} was already accepted")
-    if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
-        raise ValidationError(
-            "status", f"a {quote.status.value} quote cannot be accepted; make a new revision"
-        )
+    if quote.status != QuoteStatus.SENT:
+        hint = "send it first" if quote.status in _EDITABLE else "make a new revision"
+        raise ValidationError("status", f"a {quote.status.value} quote cannot be accepted; {hint}")
     if quote.valid_until is not None and quote.valid_until < today:
         raise ValidationError(
             "valid_until", f"the quote expired on {quote.valid_until:%Y-%m-%d}; make a new revision"
@@ -637,11 +665,8 @@ def accept_quote(
     lines = _lines(session, quote.id)
     if not lines:
         raise ValidationError("lines", "an empty quote cannot be accepted")
-    # A draft accepted on the spot gets its figures brought up to date; a sent quote keeps
-    # the figures the customer accepted.
-    totals = (
-        recalculate(quote, lines) if quote.status in _EDITABLE else _stored_totals(quote, lines)
-    )
+    # A sent quote keeps the figures the customer accepted.
+    totals = _stored_totals(quote, lines)
 
     quote.status = QuoteStatus.ACCEPTED
     quote.decided_at = now

@@ -158,3 +158,71 @@ def test_rep_withdraws_a_request_to_change_the_quote(
     assert "withdrawn" in quote_approval.approval_history(session=session, quote_id=quote_id)[-1]
     with pytest.raises(ValidationError):
         quote_approval.withdraw(session=session, quote_id=quote_id, user_id=world["rep"])
+
+
+def test_only_a_manager_above_the_owner_or_an_admin_decides(
+    session: Session, world: dict[str, uuid.UUID]
+) -> None:
+    director = User(username="director", role=Role.MANAGER)
+    outsider = User(username="other.team", role=Role.MANAGER)
+    session.add_all([director, outsider])
+    session.flush()
+    manager = session.get(User, world["manager"])
+    assert manager is not None
+    manager.manager_id = director.id  # rep -> manager -> director
+    session.flush()
+    quote_id = draft(session, world, discount="40")
+    quote_approval.send_or_request_approval(
+        session=session, quote_id=quote_id, user_id=world["rep"], threshold=Decimal(15)
+    )
+    assert quote_approval.pending_for(session=session, manager_id=outsider.id) == []
+    assert quote_approval.pending_for(session=session, manager_id=director.id) == [quote_id]
+    with pytest.raises(ValidationError, match="owner's manager"):
+        quote_approval.approve(session=session, quote_id=quote_id, approver_id=outsider.id)
+    with pytest.raises(ValidationError, match="owner's manager"):
+        quote_approval.decline(
+            session=session, quote_id=quote_id, approver_id=outsider.id, reason="no"
+        )
+    # Transitively above the owner: allowed.
+    approved = quote_approval.approve(session=session, quote_id=quote_id, approver_id=director.id)
+    assert approved.status == QuoteStatus.SENT
+
+
+def test_a_manager_cannot_approve_their_own_discount(
+    session: Session, world: dict[str, uuid.UUID]
+) -> None:
+    quote_id = draft(session, world, discount="40")
+    quote = session.get(Quote, quote_id)
+    assert quote is not None
+    quote.owner_id = world["manager"]
+    session.flush()
+    quote_approval.send_or_request_approval(
+        session=session, quote_id=quote_id, user_id=world["manager"], threshold=Decimal(15)
+    )
+    assert quote_approval.pending_for(session=session, manager_id=world["manager"]) == []
+    with pytest.raises(ValidationError, match="owner's manager"):
+        quote_approval.approve(session=session, quote_id=quote_id, approver_id=world["manager"])
+    assert quote.status == QuoteStatus.PENDING_APPROVAL
+
+
+def test_a_superseded_revision_is_neither_sent_nor_parked(
+    session: Session, world: dict[str, uuid.UUID]
+) -> None:
+    quote_id = draft(session, world, discount="40")
+    quote_service.new_revision(session=session, quote_id=quote_id)
+    for threshold in (None, Decimal(15)):
+        with pytest.raises(ValidationError, match="frozen"):
+            quote_approval.send_or_request_approval(
+                session=session, quote_id=quote_id, user_id=world["rep"], threshold=threshold
+            )
+    assert session.get(Quote, quote_id).status == QuoteStatus.DRAFT  # type: ignore[union-attr]
+
+
+def test_a_draft_above_the_threshold_cannot_skip_approval_by_being_accepted(
+    session: Session, world: dict[str, uuid.UUID]
+) -> None:
+    from datetime import date
+
+    quote_id = draft(session, world, discount="40")
+    with pytest.raises(ValidationError, match="send it first"):
+        quote_service.accept_quote(session=session, quote_id=quote_id, today=date.today())

@@ -329,6 +329,7 @@ def test_only_one_revision_of_a_number_is_ever_accepted(
 ) -> None:
     q = _with_line(session, deal)
     rev2 = quotes.new_revision(session=session, quote_id=q.quote_id)
+    quotes.send_quote(session=session, quote_id=rev2.quote_id, now=NOW)
     quotes.accept_quote(session=session, quote_id=rev2.quote_id, today=TODAY)
     with pytest.raises(ValidationError, match="already accepted"):
         quotes.accept_quote(session=session, quote_id=rev2.quote_id, today=TODAY)
@@ -337,7 +338,7 @@ def test_only_one_revision_of_a_number_is_ever_accepted(
     # Even a revision that sync brought in as current again cannot be accepted a second time.
     old = session.get(Quote, q.quote_id)
     assert old is not None
-    old.frozen, old.is_current = False, True
+    old.frozen, old.is_current, old.status = False, True, QuoteStatus.SENT
     session.flush()
     with pytest.raises(ValidationError, match=r"revision 2 .* already accepted"):
         quotes.accept_quote(session=session, quote_id=q.quote_id, today=TODAY)
@@ -347,6 +348,7 @@ def test_only_one_revision_of_a_number_is_ever_accepted(
 def test_quote_past_valid_until_cannot_be_accepted(session: Session, deal: Opportunity) -> None:
     q = _draft(session, deal, valid_until=date(2026, 5, 3))
     quotes.add_line(session=session, quote_id=q.quote_id, description="x", unit_price="1")
+    quotes.send_quote(session=session, quote_id=q.quote_id, now=NOW)
     with pytest.raises(ValidationError) as err:
         quotes.accept_quote(session=session, quote_id=q.quote_id, today=TODAY)
     assert err.value.field == "valid_until"
@@ -366,6 +368,7 @@ def test_accepting_a_yen_quote_closes_with_whole_yen(session: Session, make: Bui
         unit_price="333.5",
         tax_rate="10",
     )
+    quotes.send_quote(session=session, quote_id=q.quote_id, now=NOW)
     accepted = quotes.accept_quote(session=session, quote_id=q.quote_id, today=TODAY)
     assert deal.amount == D("1001")  # 1000.5 rounds half-up to whole yen
     assert accepted.order_total == D("1101")  # + 100.1 -> 100 tax
@@ -399,6 +402,7 @@ def test_expire_quotes_marks_open_quotes_past_valid_until(
     no_date = _draft(session, deal)
     done = _with_line(session, deal)
     quotes.update_quote(session=session, quote_id=done.quote_id, valid_until=date(2026, 4, 1))
+    quotes.send_quote(session=session, quote_id=done.quote_id, now=NOW)
     quotes.accept_quote(session=session, quote_id=done.quote_id, today=date(2026, 3, 31))
 
     expired = quotes.expire_quotes(session=session, today=TODAY)
@@ -418,6 +422,7 @@ def test_quote_for_an_account_alone_is_accepted_without_an_opportunity(
     quotes.add_line(
         session=session, quote_id=q.quote_id, description="Repair", unit_price="80", tax_rate="8.1"
     )
+    quotes.send_quote(session=session, quote_id=q.quote_id, now=NOW)
     accepted = quotes.accept_quote(session=session, quote_id=q.quote_id, today=TODAY)
     assert accepted.opportunity is None
     assert accepted.order_total == D("86.48")  # 80 + 6.48 tax
@@ -435,6 +440,21 @@ def test_inactive_price_list_is_refused(
         _draft(session, deal, price_list_id=price_list.id)
 
 
+def test_only_a_sent_quote_can_be_accepted(session: Session, deal: Opportunity) -> None:
+    # A draft has not been through discount approval: accepting it (from a command or an
+    # import) would bypass the manager. A pending one is waiting for exactly that.
+    q = _with_line(session, deal)
+    with pytest.raises(ValidationError, match="draft quote cannot be accepted; send it first"):
+        quotes.accept_quote(session=session, quote_id=q.quote_id, today=TODAY)
+    stored = session.get(Quote, q.quote_id)
+    assert stored is not None
+    stored.status = QuoteStatus.PENDING_APPROVAL
+    session.flush()
+    with pytest.raises(ValidationError, match="pending_approval quote cannot be accepted"):
+        quotes.accept_quote(session=session, quote_id=q.quote_id, today=TODAY)
+    assert session.scalars(select(SalesOrder)).first() is None
+
+
 def test_accept_needs_the_callers_local_date(session: Session, deal: Opportunity) -> None:
     # No UTC default: late in the evening west of Greenwich the UTC date is already tomorrow,
     # and a quote valid through today would be refused (or one past it accepted in the east).
@@ -442,3 +462,14 @@ def test_accept_needs_the_callers_local_date(session: Session, deal: Opportunity
     quotes.send_quote(session=session, quote_id=q.quote_id, now=NOW)
     with pytest.raises(TypeError, match="today"):
         quotes.accept_quote(session=session, quote_id=q.quote_id)  # type: ignore[call-arg]
+
+
+def test_a_pending_quote_is_not_sent_by_send_quote(session: Session, deal: Opportunity) -> None:
+    q = _with_line(session, deal)
+    stored = session.get(Quote, q.quote_id)
+    assert stored is not None
+    stored.status = QuoteStatus.PENDING_APPROVAL
+    session.flush()
+    with pytest.raises(ValidationError, match="pending_approval quote cannot be sent"):
+        quotes.send_quote(session=session, quote_id=q.quote_id, now=NOW)
+    assert stored.status == QuoteStatus.PENDING_APPROVAL and stored.sent_at is None
