@@ -342,7 +342,6 @@ class _Country:
     mobile: str
     cities: tuple[_City, ...]
     weight: int
-    company_suffixes: tuple[str, ...] = ()
 
 
 def _cities(zone: str, offset: int, *specs: str) -> tuple[_City, ...]:
@@ -1180,15 +1179,15 @@ class _Generator:
             {"id": team_id, "name": "Field Sales", "created_at": start, "updated_at": start},
         )
         people = (
-            ("admin", "Priya Natarajan", Role.ADMIN, None),
-            ("mgarcia", "María García", Role.MANAGER, "manager"),
-            ("dchen", "Daniel Chen", Role.REP, "rep"),
-            ("hmueller", "Hannah Müller", Role.REP, "rep"),
-            ("wanglei", "王磊", Role.REP, "rep"),
-            ("ysato", "佐藤 由美", Role.REP, "rep"),
+            ("admin", "Priya Natarajan", Role.ADMIN),
+            ("mgarcia", "María García", Role.MANAGER),
+            ("dchen", "Daniel Chen", Role.REP),
+            ("hmueller", "Hannah Müller", Role.REP),
+            ("wanglei", "王磊", Role.REP),
+            ("ysato", "佐藤 由美", Role.REP),
         )
         ids: dict[str, uuid.UUID] = {}
-        for offset, (username, full_name, role, _) in enumerate(people):
+        for offset, (username, full_name, role) in enumerate(people):
             created = start + offset * timedelta(minutes=7)
             ids[username] = self.ids(created)
             self.writer.add(
