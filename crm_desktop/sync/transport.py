@@ -162,8 +162,10 @@ class Transport:
         self.token = token
         self.timeout = timeout
         self._http = requests.Session()
-        # Verification is on by default in requests; a CA file narrows it to the company CA.
-        self._http.verify = ca_file if ca_file else True
+        # Verification is always on; a CA file narrows it to the company CA. Passed with every
+        # request, because requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a
+        # session-level setting.
+        self._verify: str | bool = ca_file if ca_file else True
         self._http.headers.update(
             {
                 PROTOCOL_HEADER: str(PROTOCOL_VERSION),
@@ -187,6 +189,7 @@ class Transport:
                 params=params or None,
                 headers=headers,
                 timeout=self.timeout,
+                verify=self._verify,
             )
         except requests.exceptions.SSLError as exc:
             raise NetworkError(f"secure connection to {self.base_url} failed: {exc}") from exc
