@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crm_desktop.models import Quote, QuoteLine
 from crm_desktop.services.money import minor_units, round_money
@@ -105,11 +107,12 @@ def test_yen_has_no_decimals() -> None:
     # 999 × 0.95 = 949.05 -> 949; subtotal 1950; discount 58.5 -> 59 (half-up)
     assert totals.line_nets == (D("949"), D("1001"))
     assert quote.discount_total == D("59")
-    # bases 949 × .97 = 920.53 -> 921 at 10 % = 92.1 -> 92; 1001 × .97 = 970.97 -> 971 at 8 %
-    # = 77.68 -> 78
+    # the 59 discount split by net: 59 × 1001/1950 = 30.28 -> 30 at 8 %, 59 × 949/1950 = 28.71
+    # -> 29 at 10 %; bases 971 (tax 77.68 -> 78) and 920 (tax 92), adding up to the net 1891
+    # (rounding each base alone gave 971 + 921 = 1892)
     assert [(t.rate, t.base, t.tax) for t in totals.tax_by_rate] == [
         (D("8"), D("971"), D("78")),
-        (D("10"), D("921"), D("92")),
+        (D("10"), D("920"), D("92")),
     ]
     assert quote.total == D("2061")  # 1950 - 59 + 170
     assert quote.total.as_tuple().exponent == 0  # shown as ¥2,061, never ¥2,061.00
@@ -156,3 +159,62 @@ def test_half_cent_tax_rounds_up() -> None:
 def test_no_negative_zero() -> None:
     assert str(round_money(D("-0.001"), "EUR")) == "0.00"
     assert str(round_money(D("-0.4"), "JPY")) == "0"
+
+
+def test_vat_bases_add_up_to_the_net_total() -> None:
+    # Rounding each rate's base on its own gave 0.01 + 0.01 + 0.01 = 0.03 against a net of
+    # 0.01. The rounded discount is spread over the rates; the remainder goes to one base.
+    quote = _quote(disc="50")
+    lines = [
+        _line("1", "0.01", tax="7"),
+        _line("1", "0.01", tax="10"),
+        _line("1", "0.01", tax="20"),
+    ]
+    totals = recalculate(quote, lines)
+    assert (totals.subtotal, totals.discount_total, totals.net_total) == (
+        D("0.03"),
+        D("0.02"),
+        D("0.01"),
+    )
+    assert sum(t.base for t in totals.tax_by_rate) == totals.net_total
+    assert all(t.base >= 0 for t in totals.tax_by_rate)
+    assert totals.total == totals.net_total + totals.tax_total
+
+
+_amounts = st.decimals(min_value=0, max_value=100_000, places=3, allow_nan=False)
+_percents = st.decimals(min_value=0, max_value=100, places=2, allow_nan=False)
+_rates = st.sampled_from([D(0), D("2.5"), D(5), D(7), D("8.1"), D(10), D(19), D(20), D(21)])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    currency=st.sampled_from(["EUR", "JPY", "KWD", "CHF"]),
+    quote_discount=_percents,
+    lines=st.lists(
+        st.tuples(
+            st.decimals(min_value=D("0.001"), max_value=1000, places=3, allow_nan=False),
+            _amounts,
+            _percents,
+            _rates,
+        ),
+        max_size=12,
+    ),
+)
+def test_bases_always_sum_to_net_and_total_is_net_plus_tax(
+    currency: str, quote_discount: Decimal, lines: list[tuple[Decimal, Decimal, Decimal, Decimal]]
+) -> None:
+    quote = _quote(currency, str(quote_discount))
+    built = [_line(str(q), str(p), str(d), str(r)) for q, p, d, r in lines]
+    totals = recalculate(quote, built)
+    assert sum((t.base for t in totals.tax_by_rate), D(0)) == totals.net_total
+    assert all(t.base >= 0 for t in totals.tax_by_rate)
+    assert totals.net_total == totals.subtotal - totals.discount_total
+    assert totals.total == totals.net_total + totals.tax_total
+    assert totals.tax_total == sum((t.tax for t in totals.tax_by_rate), D(0))
+    for amount in (
+        totals.net_total,
+        totals.tax_total,
+        totals.total,
+        *(t.base for t in totals.tax_by_rate),
+    ):
+        assert amount == round_money(amount, currency)
