@@ -39,6 +39,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from sqlalchemy.exc import OperationalError
+
 from crm_desktop.config import Profile, resolve_profile
 from crm_desktop.services.errors import ServiceError
 from crm_desktop.store import Store, open_store
@@ -177,6 +179,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(ctx, args) or EXIT_OK
     except (UserError, ServiceError) as exc:
         print(f"crm {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig):
+            raise  # anything else is a bug worth its traceback
+        # The app (or another command) held the write lock past the busy timeout.
+        print(
+            f"crm {args.command}: error: the store {ctx.profile.database_path} is busy"
+            " (another program is writing to it); nothing was changed, try again",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("crm: interrupted", file=sys.stderr)

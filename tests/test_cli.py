@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from crm_desktop import cli
 from crm_desktop.config import Profile
 from crm_desktop.models import User
 from crm_desktop.models.enums import Role
-from crm_desktop.store import open_store
+from crm_desktop.store import Store, open_store
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -132,6 +135,37 @@ def test_export_to_an_unwritable_place_is_a_user_error(
     target = tmp_path / "no-such-dir" / "out.jsonl"
     code, _, err = _run(capsys, "--profile", str(filled.directory), "export", "-o", str(target))
     assert code == 1 and "cannot write" in err
+
+
+def test_a_store_busy_with_another_writer_is_a_user_error(
+    profile: Profile,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def quick_open(path: Path, **kwargs: object) -> Store:
+        store = open_store(path, **kwargs)  # type: ignore[arg-type]
+        # Give up on the lock after 0.1 s instead of the store's 5 s, to keep the test quick.
+        event.listen(
+            store.engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout = 100")
+        )
+        store.engine.dispose()
+        return store
+
+    open_store(profile.database_path).dispose()
+    line = json.dumps({"type": "account", "id": str(uuid.uuid4()), "name": "Blocked Ltd"})
+    source = tmp_path / "one.jsonl"
+    source.write_text(line + "\n", encoding="utf-8")
+    monkeypatch.setattr(cli, "open_store", quick_open)
+    other = sqlite3.connect(profile.database_path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the app's store worker, in the middle of a write
+        code, _, err = _run(capsys, "--profile", str(profile.directory), "import", str(source))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert code == 1
+    assert "is busy" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
