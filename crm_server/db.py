@@ -95,7 +95,8 @@ sync_record = Table(
     server_metadata,
     Column("record_id", Uuid, primary_key=True),
     Column("entity", String(40), nullable=False),
-    Column("seq", BigInteger, nullable=False, unique=True),
+    # NULL only inside the writing transaction, until it is numbered just before COMMIT.
+    Column("seq", BigInteger, nullable=True, unique=True),
     Column("scope_user_id", Uuid, index=False),
     Column("public", Boolean, nullable=False, server_default=false()),
     Column("clocks", Text, nullable=False, default="{}"),

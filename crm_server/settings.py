@@ -39,6 +39,10 @@ class Settings:
     #: Connection pool per worker process (PostgreSQL).
     pool_size: int = 10
     pool_overflow: int = 20
+    #: Threads per worker running requests (they do the blocking database work). Few threads
+    #: keep the GIL uncontended, so a thread holding the sequence-counter lock gets back to
+    #: COMMIT quickly; waiting requests queue cheaply on the event loop instead.
+    worker_threads: int = 8
     #: How often a push retries after a deadlock or serialization failure before answering 503.
     transient_retries: int = 5
 
@@ -55,4 +59,5 @@ class Settings:
             login_max_delay_s=_env_int("CRM_LOGIN_MAX_DELAY_S", cls.login_max_delay_s),
             pool_size=_env_int("CRM_DB_POOL_SIZE", cls.pool_size),
             pool_overflow=_env_int("CRM_DB_POOL_OVERFLOW", cls.pool_overflow),
+            worker_threads=_env_int("CRM_WORKER_THREADS", cls.worker_threads),
         )

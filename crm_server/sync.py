@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from crm_desktop.models import utcnow
@@ -46,6 +46,7 @@ from crm_server.auth import authenticate_on
 from crm_server.db import (
     conflict_log,
     device,
+    is_postgres,
     read_transaction,
     sync_counter,
     sync_exit,
@@ -598,35 +599,26 @@ class Batch:
             self._renumber_moved_subtrees()
         if not self._touched:
             return 0
-        count = len(self._touched)
-        # From here to COMMIT this transaction holds the counter row: keep the tail short.
-        last = self.connection.execute(
-            update(sync_counter)
-            .where(sync_counter.c.name == "seq")
-            .values(value=sync_counter.c.value + count)
-            .returning(sync_counter.c.value)
-        ).scalar_one()
-        seq = last - count
+        # 1. Before the counter lock: write every touched record's bookkeeping with its
+        #    sequence still NULL (invisible to pulls) and "@" where a field's new sequence goes.
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        exits: list[dict[str, Any]] = []
+        exits: list[tuple[int, uuid.UUID, str, uuid.UUID]] = []
         tree_changed = bool(self._hierarchy_users)
-        for record_id in self._touched:
-            seq += 1
+        for position, record_id in enumerate(self._touched, start=1):
             meta = self._meta[record_id]
-            for clock in meta.clocks.values():
-                if clock[1] is None:
-                    clock[1] = seq
+            clocks = {
+                name: [clock[0], PENDING if clock[1] is None else clock[1]]
+                for name, clock in meta.clocks.items()
+            }
             values = {
                 "rid": record_id,
                 "entity": meta.entity,
-                "seq": seq,
                 "scope_user_id": meta.scope.owner,
                 "public": meta.scope.public,
-                "clocks": json.dumps(meta.clocks, separators=(",", ":")),
+                "clocks": json.dumps(clocks, separators=(",", ":")),
             }
             (updates if meta.in_db else inserts).append(values)
-            leaving: set[uuid.UUID] = set()
             db_scope = meta.db_scope
             if (
                 db_scope is not None
@@ -636,21 +628,13 @@ class Batch:
                 # Who saw it when this transaction began, minus who sees it now.
                 before = self._before or self.actor.hierarchy
                 leaving = before.viewers(db_scope) - self.actor.hierarchy.viewers(meta.scope)
-            exits.extend(
-                {
-                    "seq": seq,
-                    "audience_user_id": user,
-                    "entity": meta.entity,
-                    "record_id": record_id,
-                }
-                for user in leaving
-            )
+                exits.extend((position, user, meta.entity, record_id) for user in leaving)
         if inserts:
             self.connection.execute(
                 insert(sync_record).values(
                     record_id=bindparam("rid"),
                     entity=bindparam("entity"),
-                    seq=bindparam("seq"),
+                    seq=None,
                     scope_user_id=bindparam("scope_user_id"),
                     public=bindparam("public"),
                     clocks=bindparam("clocks"),
@@ -662,16 +646,104 @@ class Batch:
                 update(sync_record)
                 .where(sync_record.c.record_id == bindparam("rid"))
                 .values(
-                    seq=bindparam("seq"),
+                    seq=None,
                     scope_user_id=bindparam("scope_user_id"),
                     public=bindparam("public"),
                     clocks=bindparam("clocks"),
                 ),
                 [{k: v for k, v in row.items() if k != "entity"} for row in updates],
             )
+        # 2. Take the counter lock as late as possible and number everything; from here to
+        #    COMMIT no other writer can number anything, so sequence order is commit order.
+        ids = list(self._touched)
+        if is_postgres(self.connection):
+            return self._number_postgres(ids, exits)
+        return self._number_generic(ids, exits)
+
+    def _number_postgres(
+        self, ids: list[uuid.UUID], exits: list[tuple[int, uuid.UUID, str, uuid.UUID]]
+    ) -> int:
+        # One statement under the lock (data-modifying CTEs), so the lock is held for one
+        # round trip plus the COMMIT instead of three.
+        count = len(ids)
+        row = self.connection.execute(
+            _NUMBER_POSTGRES,
+            {
+                "k": count,
+                "rids": ids,
+                "ords": list(range(1, count + 1)),
+                "eords": [e[0] for e in exits],
+                "eauds": [e[1] for e in exits],
+                "eents": [e[2] for e in exits],
+                "erids": [e[3] for e in exits],
+            },
+        ).one()
+        return int(row[0])
+
+    def _number_generic(
+        self, ids: list[uuid.UUID], exits: list[tuple[int, uuid.UUID, str, uuid.UUID]]
+    ) -> int:
+        # SQLite: the whole database is already locked by BEGIN IMMEDIATE.
+        count = len(ids)
+        last = self.connection.execute(
+            update(sync_counter)
+            .where(sync_counter.c.name == "seq")
+            .values(value=sync_counter.c.value + count)
+            .returning(sync_counter.c.value)
+        ).scalar_one()
+        first = last - count
+        self.connection.execute(
+            update(sync_record)
+            .where(sync_record.c.record_id == bindparam("rid"))
+            .values(
+                seq=bindparam("s"),
+                clocks=func.replace(sync_record.c.clocks, PENDING_JSON, bindparam("stext")),
+            ),
+            [
+                {"rid": rid, "s": first + n, "stext": str(first + n)}
+                for n, rid in enumerate(ids, start=1)
+            ],
+        )
         if exits:
-            self.connection.execute(insert(sync_exit), exits)
-        return last
+            self.connection.execute(
+                insert(sync_exit),
+                [
+                    {"seq": first + pos, "audience_user_id": aud, "entity": ent, "record_id": rid}
+                    for pos, aud, ent, rid in exits
+                ],
+            )
+        return int(last)
+
+
+#: Marks a field written in this transaction whose sequence is assigned at numbering time.
+PENDING = "@"
+PENDING_JSON = json.dumps(PENDING)
+_NUMBER_POSTGRES = text(
+    """
+    WITH c AS (
+        UPDATE srv_sync_counter SET value = value + :k WHERE name = 'seq' RETURNING value
+    ),
+    v AS (
+        SELECT rid, ord FROM unnest(CAST(:rids AS uuid[]), CAST(:ords AS bigint[])) AS t(rid, ord)
+    ),
+    numbered AS (
+        UPDATE srv_sync_record AS r
+        SET seq = c.value - :k + v.ord,
+            clocks = replace(r.clocks, '"@"', CAST(c.value - :k + v.ord AS text))
+        FROM c, v
+        WHERE r.record_id = v.rid
+    ),
+    gone AS (
+        INSERT INTO srv_sync_exit (seq, audience_user_id, entity, record_id)
+        SELECT c.value - :k + e.ord, e.aud, e.ent, e.rid
+        FROM c, unnest(
+            CAST(:eords AS bigint[]), CAST(:eauds AS uuid[]),
+            CAST(:eents AS varchar[]), CAST(:erids AS uuid[])
+        ) AS e(ord, aud, ent, rid)
+    )
+    SELECT value FROM c
+    """
+)
 
 
 def _first_line(exc: DBAPIError) -> str:

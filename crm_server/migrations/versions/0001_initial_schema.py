@@ -560,7 +560,7 @@ def upgrade() -> None:
     op.create_table('srv_sync_record',
     sa.Column('record_id', sa.Uuid(), nullable=False),
     sa.Column('entity', sa.String(length=40), nullable=False),
-    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('scope_user_id', sa.Uuid(), nullable=True),
     sa.Column('public', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('clocks', sa.Text(), nullable=False),
