@@ -46,7 +46,11 @@ from crm_desktop.services.errors import ServiceError
 from crm_desktop.store import Store, open_store
 
 #: Modules that register further subcommands with :func:`command` when imported.
-COMMAND_MODULES: tuple[str, ...] = ("crm_desktop.cli_sync",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "crm_desktop.cli_sync",  # sync, sign-out, conflicts
+    "crm_desktop.cli_calendar",  # import-ics, export-ics
+    "crm_desktop.cli_quotes",  # quote-pdf, expire-quotes
+)
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
