@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFrame,
     QLabel,
     QLineEdit,
@@ -200,6 +201,9 @@ class GlobalSearchPopup(QFrame):
         self.edit.textChanged.connect(self.on_edit_text_changed)
         self.edit.installEventFilter(self)
         self.results.clicked.connect(self.on_results_clicked)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self.on_app_focus_changed)
         self.hide()
 
     # --- opening and closing ------------------------------------------------------------------
@@ -218,6 +222,11 @@ class GlobalSearchPopup(QFrame):
         """Hide, giving focus back to the window."""
         self.hide()
         self._host.setFocus(Qt.FocusReason.PopupFocusReason)
+
+    def on_app_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        # Like a popup menu: clicking or tabbing anywhere else closes it.
+        if self.isVisible() and new is not None and new is not self and not self.isAncestorOf(new):
+            self.hide()
 
     # --- keys -----------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -188,6 +188,7 @@ class RecordListView(QWidget):
         self.model.load_failed.connect(self.on_model_load_failed)
         context.data_changed.connect(self.on_context_data_changed)
         QShortcut(QKeySequence.StandardKey.Find, self, self.focus_filter)
+        self.quick_filter.installEventFilter(self)
         self._update_delete_button()
         self._started = False
 
@@ -234,6 +235,20 @@ class RecordListView(QWidget):
         self._debounce.stop()
         self._apply_query()
         self._update_delete_button()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # From the filter box: Down goes to the rows, Esc clears the filter.
+        if watched is self.quick_filter and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() == Qt.Key.Key_Down and self.model.rowCount():
+                self.table.setFocus(Qt.FocusReason.TabFocusReason)
+                if not self.table.currentIndex().isValid():
+                    self.table.setCurrentIndex(self.model.index(0, 0))
+                return True
+            if event.key() == Qt.Key.Key_Escape and self.quick_filter.text():
+                self.quick_filter.clear()
+                return True
+        return super().eventFilter(watched, event)
 
     # --- slots ------------------------------------------------------------------------------
     def on_quick_filter_edited(self, _text: str) -> None:

@@ -211,3 +211,21 @@ def test_list_reloads_when_records_change(
         ui_context.notify_changed("contact")
     assert _names(view)[0] == "Aaron A"
     assert view.model.query == ListQuery(sort_key="name")
+
+
+def test_keyboard_from_filter_to_rows_and_escape_clears(
+    qtbot: QtBot, ui_context: AppContext, ui_settings: QSettings, sample_records: dict[str, Any]
+) -> None:
+    view = _open_list(qtbot, ui_context, ui_settings, "contact")
+    view.focus_filter()
+    qtbot.keyClicks(view.quick_filter, "smith")
+    qtbot.waitUntil(lambda: view.count_label.text() == "1 contact")
+    qtbot.keyClick(view.quick_filter, Qt.Key.Key_Down)
+    assert view.table.hasFocus()
+    with qtbot.waitSignal(ui_context.record_requested) as opened:
+        qtbot.keyClick(view.table, Qt.Key.Key_Return)
+    assert opened.args == ["contact", sample_records["john"]]
+    view.focus_filter()
+    qtbot.keyClick(view.quick_filter, Qt.Key.Key_Escape)
+    assert view.quick_filter.text() == ""
+    qtbot.waitUntil(lambda: view.count_label.text() == "4 contacts")

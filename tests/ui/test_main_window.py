@@ -266,3 +266,15 @@ def test_quotes_area_and_a_new_quote_in_a_tab(
     assert opened.args == ["quote", None]
     assert window.record_tabs.count() == 1
     qtbot.waitUntil(lambda: ui_is_idle(window), timeout=10_000)
+
+
+def test_search_popup_closes_when_the_user_clicks_elsewhere(
+    qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
+) -> None:
+    window = make_window()
+    contacts = _current_list(window)
+    qtbot.waitUntil(lambda: contacts.model.rowCount() == 4)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.search_popup.isVisible()
+    qtbot.mouseClick(contacts.quick_filter, Qt.MouseButton.LeftButton)
+    assert not window.search_popup.isVisible()
