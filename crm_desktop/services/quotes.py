@@ -67,7 +67,7 @@ from crm_desktop.models import (
     utcnow,
 )
 from crm_desktop.models.enums import QuoteStatus
-from crm_desktop.services.errors import ValidationError, get_live
+from crm_desktop.services.errors import NotFound, ValidationError, get_live
 from crm_desktop.services.money import normalise_currency, percent_of, round_money
 from crm_desktop.services.pipeline import OpportunityChanged, close_won
 
@@ -565,6 +565,142 @@ def remove_line(*, session: Session, line_id: uuid.UUID) -> QuoteChanged:
     line.deleted = True
     session.flush()
     return _result(session, quote, line.id)
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """One line as :func:`replace_lines` stores it; ``line_id`` None makes a new line.
+
+    ``unit_price`` None takes the price list's price for ``product_id`` (refused if it has none);
+    ``tax_rate`` None takes the product's default rate.
+    """
+
+    line_id: uuid.UUID | None
+    product_id: uuid.UUID | None
+    description: str
+    quantity: Decimal | int | str
+    unit_price: Decimal | int | str | None
+    discount_percent: Decimal | int | str = 0
+    tax_rate: Decimal | int | str | None = None
+
+
+def replace_lines(
+    *,
+    session: Session,
+    quote_id: uuid.UUID,
+    lines: Sequence[LineInput],
+    removed_ids: Sequence[uuid.UUID] = (),
+) -> QuoteChanged:
+    """Store a draft's whole line list at once: ``lines`` in display order, ``removed_ids``
+    tombstoned. Everything is validated before anything is written, and the totals are
+    recalculated once.
+
+    The line-by-line actions (:func:`add_line`, :func:`update_line`) each reload the lines and
+    recalculate, so an editor saving n lines through them did O(n²) work and n flushes.
+    """
+    quote = _editable_quote(session, quote_id)
+    stored = {line.id: line for line in _lines(session, quote.id)}
+    removed = set(removed_ids)
+    for line_id in removed:
+        if line_id not in stored:
+            raise ValidationError("removed_ids", f"line {line_id} is not a line of this quote")
+    kept_ids = [line.line_id for line in lines if line.line_id is not None]
+    if len(set(kept_ids)) != len(kept_ids):
+        raise ValidationError("lines", "a line is listed twice")
+    for line_id in kept_ids:
+        if line_id not in stored:
+            raise ValidationError("lines", f"line {line_id} is not a line of this quote")
+        if line_id in removed:
+            raise ValidationError("lines", f"line {line_id} is both kept and removed")
+    # Stored lines neither listed nor removed (sync brought one in while the editor was open)
+    # stay, after the listed ones, and count in the totals.
+    listed = removed | set(kept_ids)
+    unlisted = [line for line_id, line in stored.items() if line_id not in listed]
+
+    product_ids = {line.product_id for line in lines if line.product_id is not None}
+    products = (
+        {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(product_ids)))}
+        if product_ids
+        else {}
+    )
+    list_prices: dict[uuid.UUID, Decimal] = {}
+    if product_ids and quote.price_list_id is not None:
+        list_prices = dict(
+            session.execute(
+                select(Price.product_id, Price.unit_price).where(
+                    Price.price_list_id == quote.price_list_id,
+                    Price.product_id.in_(product_ids),
+                    Price.deleted.is_(False),
+                )
+            ).all()
+        )
+
+    # Validate every line into its final values first: nothing is written if one is bad.
+    values: list[tuple[uuid.UUID | None, dict[str, object]]] = []
+    for position, line in enumerate(lines, start=1):
+        product = products.get(line.product_id) if line.product_id is not None else None
+        if line.product_id is not None and (product is None or product.deleted):
+            raise NotFound(Product, line.product_id)
+        unit_price = line.unit_price
+        if unit_price is None and product is not None:
+            unit_price = list_prices.get(product.id)
+        if unit_price is None:
+            raise ValidationError(
+                "unit_price",
+                f"line {position}: no price for this product on the quote's price list; enter one"
+                if product
+                else f"line {position}: enter a unit price",
+            )
+        tax_rate = line.tax_rate
+        if tax_rate is None:
+            tax_rate = product.default_tax_rate if product else Decimal(0)
+        text = (line.description or "").strip() or (product.name if product else "")
+        if not text:
+            raise ValidationError(
+                "description", f"line {position}: describe the line or choose a product"
+            )
+        values.append(
+            (
+                line.line_id,
+                {
+                    "position": position,
+                    "product_id": product.id if product else None,
+                    "description": text,
+                    "quantity": _quantity(line.quantity),
+                    "unit_price": _unit_price(unit_price),
+                    "discount_percent": _percent("discount_percent", line.discount_percent),
+                    "tax_rate": _percent("tax_rate", tax_rate),
+                },
+            )
+        )
+
+    for removed_id in removed:
+        stored[removed_id].deleted = True
+    ordered: list[QuoteLine] = []
+    for kept_id, fields in values:
+        if kept_id is None:
+            row = QuoteLine(quote_id=quote.id, **fields)
+            session.add(row)
+        else:
+            row = stored[kept_id]
+            for key, value in fields.items():
+                setattr(row, key, value)
+        ordered.append(row)
+    for position, row in enumerate(unlisted, start=len(ordered) + 1):
+        row.position = position
+        ordered.append(row)
+    totals = recalculate(quote, ordered)
+    session.flush()
+    return QuoteChanged(
+        quote_id=quote.id,
+        number=quote.number,
+        revision=quote.revision,
+        status=quote.status,
+        is_current=quote.is_current,
+        frozen=quote.frozen,
+        totals=totals,
+        line_ids=tuple(row.id for row in ordered),
+    )
 
 
 def new_revision(*, session: Session, quote_id: uuid.UUID) -> QuoteChanged:

@@ -374,13 +374,13 @@ def _save(session: Session, request: SaveRequest) -> uuid.UUID:
             terms=header.terms,
             notes=header.notes,
         )
-    for line_id in request.removed_line_ids:
-        quote_service.remove_line(session=session, line_id=line_id)
-    for position, line in enumerate(request.lines, start=1):
-        if line.line_id is None:
-            changed = quote_service.add_line(
-                session=session,
-                quote_id=quote_id,
+    # One call for all lines: validated together, written together, totals computed once.
+    quote_service.replace_lines(
+        session=session,
+        quote_id=quote_id,
+        lines=[
+            quote_service.LineInput(
+                line_id=line.line_id,
                 product_id=line.product_id,
                 description=line.description,
                 quantity=line.quantity,
@@ -388,20 +388,10 @@ def _save(session: Session, request: SaveRequest) -> uuid.UUID:
                 discount_percent=line.discount_percent,
                 tax_rate=line.tax_rate,
             )
-            stored_id = changed.line_id
-        else:
-            stored_id = line.line_id
-        assert stored_id is not None
-        quote_service.update_line(
-            session=session,
-            line_id=stored_id,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount_percent=line.discount_percent,
-            tax_rate=line.tax_rate,
-            position=position,
-        )
+            for line in request.lines
+        ],
+        removed_ids=request.removed_line_ids,
+    )
     return quote_id
 
 
