@@ -91,6 +91,8 @@ async def _client(
 ) -> None:
     try:
         await _sync_cycles(http, index, headers, stats, ready, start)
+    except httpx.HTTPError as exc:
+        stats.errors.append(f"client {index}: {exc!r}")
     finally:
         ready.append(index)  # counted even on failure, so the start never waits forever
 
@@ -181,7 +183,11 @@ async def _sync_cycles(
 
 async def _run_clients(url: str, headers: dict[str, str]) -> tuple[Stats, float]:
     stats = Stats()
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    # uvicorn closes idle keep-alive connections after 5 s; expire them first on our side so
+    # a request never goes out on a connection the server is closing.
+    limits = httpx.Limits(
+        max_connections=CLIENTS, max_keepalive_connections=CLIENTS, keepalive_expiry=4.0
+    )
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         start = asyncio.Event()
         ready: list[int] = []
