@@ -149,6 +149,17 @@ def _aware(value: datetime, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def _check_zone(name: object) -> None:
+    """Refuse a ``time_zone`` that is not an IANA name known here (ZoneInfo's KeyError or
+    ValueError would reach the user as a crash, not as a field to correct)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("time_zone", "give an IANA time zone name, e.g. Europe/Berlin")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("time_zone", f"unknown time zone {name!r}") from None
+
+
 def _get(session: Session, activity_id: uuid.UUID) -> Activity:
     activity = session.get(Activity, activity_id)
     if activity is None or activity.deleted:
@@ -343,7 +354,7 @@ def create_activity(
     if not subject:
         raise ValidationError("subject", "give the activity a subject")
     if time_zone is not None:
-        ZoneInfo(time_zone)  # an unknown zone name fails here, not in every later view
+        _check_zone(time_zone)  # an unknown zone name fails here, not in every later view
     _check_links(
         session,
         account_id=account_id,
@@ -418,6 +429,8 @@ def update_activity(*, session: Session, activity_id: uuid.UUID, **changes: obje
     activity = _get(session, activity_id)
     if "subject" in changes and not str(changes["subject"] or "").strip():
         raise ValidationError("subject", "give the activity a subject")
+    if changes.get("time_zone") is not None:
+        _check_zone(changes["time_zone"])
     links = {
         k: changes[k]
         for k in ("account_id", "contact_id", "opportunity_id", "quote_id")

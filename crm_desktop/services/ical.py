@@ -325,6 +325,17 @@ def _iana_name(tzid: str | None, tz: tzinfo | None) -> str | None:
     return None
 
 
+def _known_zone(name: str | None) -> str | None:
+    """``name`` if it is an IANA zone this machine knows, else None (never raises)."""
+    if not name or not name.strip():
+        return None
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name.strip()
+
+
 def _unescape(text: str) -> str:
     """RFC 5545 TEXT unescaping: backslash-n is a newline, backslash-x is x."""
     return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
@@ -560,7 +571,10 @@ def _entry_at(
     """Build the entry for ``comp``; with ``occurrence`` the start moves there, length kept."""
     kind = _kind_of(comp)
     subject = _text(comp, "SUMMARY") or "(no subject)"
-    crm_zone = _text(comp, "X-CRM-TIME-ZONE")
+    # Our own export's hint at the zone the activity was planned in. A name this machine does
+    # not know (a typo, a hand-edited file, a zone newer than the local tz database) is
+    # ignored: the times are still read in their TZID, and only real IANA names are stored.
+    crm_zone = _known_zone(_text(comp, "X-CRM-TIME-ZONE"))
     base = ParsedEntry(
         ical_uid=uid,
         kind=kind,

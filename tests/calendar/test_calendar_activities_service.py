@@ -349,3 +349,14 @@ def test_spans_are_bounded_so_the_range_query_finds_every_entry(
             start_date=date(2026, 1, 1),
             end_date=date(2026, 1, 1) + svc.MAX_ALL_DAY_SPAN + timedelta(days=1),
         )
+
+
+@pytest.mark.parametrize("bogus", ["Mars/Olympus_Mons", "../etc", "", "Europe/"])
+def test_unknown_time_zone_is_a_validation_error(session: Session, team: Team, bogus: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        meeting(session, team.rep_a, T0, time_zone=bogus)
+    assert err.value.field == "time_zone"
+    row = meeting(session, team.rep_a, T0, time_zone="Europe/Berlin")
+    with pytest.raises(ValidationError) as err:
+        svc.update_activity(session=session, activity_id=row.id, time_zone=bogus)
+    assert err.value.field == "time_zone"

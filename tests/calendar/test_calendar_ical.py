@@ -392,3 +392,27 @@ def test_runaway_recurrence_is_refused(session: Session) -> None:
     with pytest.raises(ical.IcsError, match="more than 1000 occurrences"):
         ical.import_ics(session=session, data=text, owner_id=None)
     assert session.scalar(select(func.count()).select_from(Activity)) == 0
+
+
+@pytest.mark.parametrize("bogus", ["Mars/Olympus_Mons", "../../etc/passwd", "Europe/"])
+def test_unknown_crm_zone_is_ignored_and_the_tzid_used(session: Session, bogus: str) -> None:
+    text = _cal(
+        "BEGIN:VEVENT",
+        "UID:z1",
+        "SUMMARY:Visit",
+        "DTSTART;TZID=Europe/Berlin:20260302T090000",
+        "DTEND;TZID=Europe/Berlin:20260302T100000",
+        f"X-CRM-TIME-ZONE:{bogus}",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:z2",
+        "SUMMARY:Holiday",
+        "DTSTART;VALUE=DATE:20260303",
+        f"X-CRM-TIME-ZONE:{bogus}",
+        "END:VEVENT",
+    )
+    ical.import_ics(session=session, data=text, owner_id=None)
+    timed, all_day = session.scalars(select(Activity).order_by(Activity.ical_uid)).all()
+    assert timed.start_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert timed.time_zone == "Europe/Berlin"
+    assert all_day.all_day and all_day.time_zone is None
