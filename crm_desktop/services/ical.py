@@ -30,7 +30,8 @@ Import
     * VTODO becomes a task (``DUE``, ``COMPLETED``); a VALARM's first display/audio trigger
       becomes the reminder.
 
-    Re-import matches on ``ical_uid``: an existing activity with the same UID is updated in place.
+    Re-import matches on ``(owner_id, ical_uid)``: the importing owner's existing activity with
+    the same UID is updated in place; other people's copies of the event are never touched.
 """
 
 from __future__ import annotations
@@ -776,15 +777,22 @@ def import_ics(
 ) -> ImportResult:
     """Parse ``data`` and write its entries for ``owner_id``; nothing is written if it fails.
 
-    Entries whose ``ical_uid`` already exists (not deleted) are updated in place.
+    Entries whose ``ical_uid`` already exists for the same owner (not deleted) are updated in
+    place; another owner's copy of the same event is left alone.
     """
     entries = parse_ics(data, zone=zone, horizon_start=horizon_start, horizon_end=horizon_end)
     uids = [e.ical_uid for e in entries]
     existing: dict[str, Activity] = {}
     for chunk_start in range(0, len(uids), 500):
         chunk = uids[chunk_start : chunk_start + 500]
+        # Matched per owner: two people importing the same invitation (one UID) each get
+        # their own entry; matching on the UID alone rewrote a colleague's activity.
         for a in session.scalars(
-            select(Activity).where(Activity.ical_uid.in_(chunk), Activity.deleted.is_(False))
+            select(Activity).where(
+                Activity.owner_id == owner_id,
+                Activity.ical_uid.in_(chunk),
+                Activity.deleted.is_(False),
+            )
         ):
             if a.ical_uid is not None:
                 existing[a.ical_uid] = a

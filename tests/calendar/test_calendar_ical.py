@@ -416,3 +416,31 @@ def test_unknown_crm_zone_is_ignored_and_the_tzid_used(session: Session, bogus: 
     assert timed.start_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     assert timed.time_zone == "Europe/Berlin"
     assert all_day.all_day and all_day.time_zone is None
+
+
+def test_reimport_matches_the_importers_own_entries_only(session: Session, team: Team) -> None:
+    def invite(summary: str) -> str:
+        return _cal(
+            "BEGIN:VEVENT",
+            "UID:shared-invite@example.com",
+            f"SUMMARY:{summary}",
+            "DTSTART:20260302T090000Z",
+            "DTEND:20260302T100000Z",
+            "END:VEVENT",
+        )
+
+    first = ical.import_ics(session=session, data=invite("Kick-off"), owner_id=team.rep_a)
+    # The same invitation in a colleague's calendar: a new entry of theirs, not a takeover.
+    other = ical.import_ics(session=session, data=invite("Kick-off (B)"), owner_id=team.rep_b)
+    assert (other.created, other.updated) == (1, 0)
+    assert set(other.activity_ids).isdisjoint(first.activity_ids)
+    again = ical.import_ics(session=session, data=invite("Kick-off, moved"), owner_id=team.rep_a)
+    assert (again.created, again.updated) == (0, 1)
+    assert again.activity_ids == first.activity_ids
+    by_owner = {
+        a.owner_id: a.subject
+        for a in session.scalars(
+            select(Activity).where(Activity.ical_uid == "shared-invite@example.com")
+        )
+    }
+    assert by_owner == {team.rep_a: "Kick-off, moved", team.rep_b: "Kick-off (B)"}
