@@ -83,6 +83,8 @@ def run_self_check() -> int:
             problems.extend(_icon_problems())
             for area in AREAS:
                 window.show_area(area.key)
+                if window.area_widget(area.key).objectName() == "placeholder":
+                    problems.append(f"the {area.title} screen is missing from this build")
             contacts = window.area_widget("contact")
             assert isinstance(contacts, RecordListView)
             # Wait (bounded) for the store worker to answer one list query.
