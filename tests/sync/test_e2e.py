@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_desktop.models import Contact
+from crm_desktop.store import search
 from crm_desktop.sync import state
 from crm_desktop.sync.engine import LocalDataWiped, SyncProgress
 from crm_desktop.sync.protocol import PROTOCOL_HEADER, SCHEMA_HEADER
@@ -28,6 +29,8 @@ def test_offline_edits_on_two_devices_converge(company: Any, devices: Any) -> No
     laptop.sync()
     desktop.sync()
     assert desktop.get("account", acme).name == "Acme"
+    with desktop.store.sessions() as session:  # pulled records are searchable at once
+        assert [hit.id for hit in search.search(session, "acm")] == [acme]
 
     # Both offline: different fields, the same field, and the long-text notes.
     laptop.edit(
@@ -55,6 +58,9 @@ def test_offline_edits_on_two_devices_converge(company: Any, devices: Any) -> No
         assert account.name == "ACME Limited"  # same field: the later edit wins
         assert "Wants 20 units." in account.notes and "Budget in Q3." in account.notes
     assert laptop.get("account", acme).notes == desktop.get("account", acme).notes
+    for device in (laptop, desktop):
+        with device.store.sessions() as session:
+            assert [hit.id for hit in search.search(session, "ACME Limited")] == [acme]
 
     logged = {(c.field, c.rule, c.winner) for c in conflicts_of(desktop)}
     assert ("name", "lww", "local") in logged
