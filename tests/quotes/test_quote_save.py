@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 
 from crm_desktop.config import Profile
 from crm_desktop.models import QuoteLine
@@ -21,21 +17,7 @@ from crm_desktop.ui.quotes import operations
 from crm_desktop.ui.quotes.draft import LineDraft
 
 from .seed import seed_quote_world
-
-
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    """Every statement sent to the database inside the block."""
-    seen: list[str] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+from .statements import counting
 
 
 def _line(world: dict[str, uuid.UUID], n: int) -> LineDraft:
