@@ -168,40 +168,69 @@ def _document(entity: str, obj: Any) -> _Document:
 
 
 def _remove(connection: Connection, refs: Sequence[str]) -> None:
-    for ref in refs:
-        row = connection.execute(
-            text("SELECT id FROM search_doc WHERE ref = :ref"), {"ref": ref}
-        ).first()
-        if row is not None:
-            connection.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": row[0]})
-            connection.execute(text("DELETE FROM search_doc WHERE id = :id"), {"id": row[0]})
-
-
-def _write(connection: Connection, docs: Sequence[_Document]) -> None:
-    if not docs:
-        return
-    _remove(connection, [d.ref for d in docs])
-    for doc in docs:
-        rowid = connection.execute(
-            text(
-                "INSERT INTO search_doc (entity, ref, title, subtitle)"
-                " VALUES (:entity, :ref, :title, :subtitle) RETURNING id"
-            ),
-            {"entity": doc.entity, "ref": doc.ref, "title": doc.title, "subtitle": doc.subtitle},
-        ).scalar_one()
-        connection.execute(
-            text(
-                "INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact)"
-                " VALUES (:id, :words, :cjk1, :cjk2, :compact)"
-            ),
-            {
-                "id": rowid,
-                "words": doc.words,
-                "cjk1": doc.cjk1,
-                "cjk2": doc.cjk2,
-                "compact": doc.compact,
-            },
+    # Look the rowids up in chunks and delete with executemany: a flush that touches many
+    # records (an import batch, a pulled sync page) costs a few statements, not four per record.
+    for start in range(0, len(refs), 500):
+        chunk = list(refs[start : start + 500])
+        marks = ", ".join(f":r{i}" for i in range(len(chunk)))
+        ids = (
+            connection.execute(
+                text(f"SELECT id FROM search_doc WHERE ref IN ({marks})"),
+                {f"r{i}": ref for i, ref in enumerate(chunk)},
+            )
+            .scalars()
+            .all()
         )
+        if ids:
+            rows = [{"id": i} for i in ids]
+            connection.execute(text("DELETE FROM search_fts WHERE rowid = :id"), rows)
+            connection.execute(text("DELETE FROM search_doc WHERE id = :id"), rows)
+
+
+def _insert(connection: Connection, docs: Sequence[_Document]) -> int:
+    """Insert entries for records that have none; returns how many."""
+    if not docs:
+        return 0
+    start = connection.execute(text("SELECT coalesce(max(id), 0) FROM search_doc")).scalar_one()
+    connection.execute(
+        text(
+            "INSERT INTO search_doc (id, entity, ref, title, subtitle)"
+            " VALUES (:id, :entity, :ref, :title, :subtitle)"
+        ),
+        [
+            {
+                "id": start + n,
+                "entity": d.entity,
+                "ref": d.ref,
+                "title": d.title,
+                "subtitle": d.subtitle,
+            }
+            for n, d in enumerate(docs, 1)
+        ],
+    )
+    connection.execute(
+        text(
+            "INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact)"
+            " VALUES (:id, :words, :cjk1, :cjk2, :compact)"
+        ),
+        [
+            {
+                "id": start + n,
+                "words": d.words,
+                "cjk1": d.cjk1,
+                "cjk2": d.cjk2,
+                "compact": d.compact,
+            }
+            for n, d in enumerate(docs, 1)
+        ],
+    )
+    return len(docs)
+
+
+def _write(connection: Connection, docs: Sequence[_Document]) -> int:
+    """Replace the entries of ``docs``' records."""
+    _remove(connection, [d.ref for d in docs])
+    return _insert(connection, docs)
 
 
 def _changed(obj: Any) -> bool:
@@ -263,44 +292,8 @@ def reindex(connection: Connection, entity_ids: Iterable[uuid.UUID] | None = Non
 
 
 def _bulk_write(connection: Connection, docs: list[_Document], *, replace: bool) -> int:
-    if not docs:
-        return 0
-    if replace:
-        _write(connection, docs)
-        return len(docs)
-    start = connection.execute(text("SELECT coalesce(max(id), 0) FROM search_doc")).scalar_one()
-    rows = [
-        {
-            "id": start + i + 1,
-            "entity": d.entity,
-            "ref": d.ref,
-            "title": d.title,
-            "subtitle": d.subtitle,
-        }
-        for i, d in enumerate(docs)
-    ]
-    connection.execute(
-        text(
-            "INSERT INTO search_doc (id, entity, ref, title, subtitle) VALUES (:id, :entity, :ref, :title, :subtitle)"
-        ),
-        rows,
-    )
-    connection.execute(
-        text(
-            "INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact) VALUES (:id, :words, :cjk1, :cjk2, :compact)"
-        ),
-        [
-            {
-                "id": start + i + 1,
-                "words": d.words,
-                "cjk1": d.cjk1,
-                "cjk2": d.cjk2,
-                "compact": d.compact,
-            }
-            for i, d in enumerate(docs)
-        ],
-    )
-    return len(docs)
+    # A full rebuild starts from an empty index, so it can skip the per-record removal.
+    return _write(connection, docs) if replace else _insert(connection, docs)
 
 
 def _quote(token: str) -> str:
@@ -329,12 +322,13 @@ def build_match(query: str) -> str | None:
     else:
         words = _WORD.findall(rest)
         if "@" in rest:
-            compact = _NOT_ALNUM.sub("", rest)
-            word_clause = " AND ".join(f"words:{_quote(w)}*" for w in words)
-            alternatives = [f"compact:{_quote(compact)}*"] + (
-                [f"({word_clause})"] if word_clause else []
-            )
-            clauses.append("(" + " OR ".join(alternatives) + ")")
+            # An e-mail address: its punctuation-free form is indexed whole in ``compact``.
+            # Matching words too would add nothing and costs a scan for one-letter parts.
+            if rest.strip().startswith("@"):
+                # "@acme": the domain's words, wherever the address starts.
+                clauses.extend(f"words:{_quote(w)}*" for w in words)
+            else:
+                clauses.append(f"compact:{_quote(_NOT_ALNUM.sub('', rest))}*")
         else:
             clauses.extend(f"words:{_quote(w)}*" for w in words)
     if not clauses:
@@ -355,7 +349,9 @@ def search(
     if match is None:
         return []
     folded = _fold(query).strip()
-    ranked = len(folded) >= 3 or bool(_CJK_RUN.search(folded))
+    # Digits match thousands of phone suffixes, where a relevance order means nothing.
+    digits_only = bool(re.fullmatch(r"[\d\s()+./-]+", folded))
+    ranked = not digits_only and (len(folded) >= 3 or bool(_CJK_RUN.search(folded)))
     where = "search_fts MATCH :match"
     params: dict[str, Any] = {"match": match, "limit": limit}
     if entities:
