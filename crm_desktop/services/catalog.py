@@ -164,6 +164,9 @@ def save_product(
 
     Codes are unique among live products and compared case-insensitively, because people
     type "ab-100" for "AB-100" and a second product with the same printed code is a mistake.
+    Creating a product with the code of a deleted one restores that product (``deleted``
+    cleared, fields updated) and returns its id; renaming another product to a deleted one's
+    exact code is refused with a message, as the code is unique over deleted rows too.
     """
     code = code.strip()
     name = name.strip()
@@ -173,24 +176,43 @@ def save_product(
         raise ValidationError("name", "a product needs a name")
     if not Decimal(0) <= default_tax_rate <= Decimal(100):
         raise ValidationError("default_tax_rate", "tax rate must be between 0 and 100 %")
-    # Compared in Python: SQLite's lower() folds ASCII only ("ÜB-1" vs "üb-1").
+    # Compared in Python: SQLite's lower() folds ASCII only ("ÜB-1" vs "üb-1"). Tombstones are
+    # read too: Product.code is unique over every row, deleted or not, so ignoring them let an
+    # INSERT or UPDATE hit the constraint as a raw IntegrityError.
     folded = _fold(code)
-    clash = next(
-        (
-            other_id
-            for other_id, other_code in session.execute(
-                select(Product.id, Product.code).where(Product.deleted.is_(False))
-            )
-            if other_id != product_id and _fold(other_code) == folded
-        ),
-        None,
-    )
-    if clash is not None:
+    live_clash = None
+    tombstones: list[uuid.UUID] = []
+    exact_tombstone = None
+    for other_id, other_code, other_deleted in session.execute(
+        select(Product.id, Product.code, Product.deleted).order_by(Product.created_at, Product.id)
+    ):
+        if other_id == product_id or _fold(other_code) != folded:
+            continue
+        if not other_deleted:
+            live_clash = other_id
+        else:
+            tombstones.append(other_id)
+            if other_code == code:
+                exact_tombstone = other_id
+    if live_clash is not None:
         raise ValidationError("code", f"another product already has code {code}")
-    if product_id is None:
+    if product_id is None and tombstones:
+        # Re-creating a deleted product's code brings that product back (with the new fields)
+        # rather than inserting a second row: old quotes and prices keep pointing at it.
+        revived = session.get(Product, exact_tombstone or tombstones[0])
+        assert revived is not None
+        revived.deleted = False
+        product = revived
+    elif product_id is None:
         product = Product(code=code)
         session.add(product)
     else:
+        if exact_tombstone is not None:
+            raise ValidationError(
+                "code",
+                f"a deleted product still has code {code}; create a product with that code to "
+                "restore it, or choose another code",
+            )
         found = session.get(Product, product_id)
         if found is None or found.deleted:
             raise NotFound(Product, product_id)

@@ -7,8 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_desktop.models import Product
 from crm_desktop.services import catalog
 from crm_desktop.services.errors import NotFound, ValidationError
 
@@ -149,3 +151,26 @@ def test_code_clash_is_found_beyond_ascii(session: Session) -> None:
     catalog.save_product(session=session, product_id=None, code="ÜB-1", name="A")
     with pytest.raises(ValidationError, match="already has code"):
         catalog.save_product(session=session, product_id=None, code="üb-1", name="B")
+
+
+def test_recreating_a_deleted_products_code_revives_it(session: Session) -> None:
+    first = catalog.save_product(session=session, product_id=None, code="PMP-9", name="Old pump")
+    other = catalog.save_product(session=session, product_id=None, code="VLV-9", name="Valve")
+    product = session.get(Product, first)
+    assert product is not None
+    product.deleted = True  # as a delete (here or synced from another device) leaves it
+    session.flush()
+    # Renaming a live product onto the tombstone's exact code would break the unique index.
+    with pytest.raises(ValidationError, match="deleted product still has code PMP-9"):
+        catalog.save_product(session=session, product_id=other, code="PMP-9", name="Valve")
+    revived = catalog.save_product(
+        session=session, product_id=None, code="pmp-9", name="New pump", unit="set"
+    )
+    assert revived == first
+    assert (product.deleted, product.code, product.name, product.unit) == (
+        False,
+        "pmp-9",
+        "New pump",
+        "set",
+    )
+    assert session.scalar(select(func.count()).select_from(Product)) == 2
