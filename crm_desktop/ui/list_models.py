@@ -163,7 +163,7 @@ def _build_specs() -> dict[str, ListSpec]:
             ListColumn("grade", "Grade", Account.customer_grade, width=60),
             ListColumn("phone", "Phone", Account.phone, width=140),
             ListColumn("owner", "Owner", owner.full_name, width=140),
-            ListColumn("updated", "Updated", Account.updated_at, kind="datetime", width=130),
+            ListColumn("updated", "Updated", Account.updated_at, kind="datetime", width=100),
         ),
         fields={
             "owner": Account.owner_id,
@@ -203,7 +203,7 @@ def _build_specs() -> dict[str, ListSpec]:
                 "Last contacted",
                 Contact.last_contacted_at,
                 kind="datetime",
-                width=130,
+                width=110,
             ),
         ),
         fields={"owner": Contact.owner_id, "last_contacted": Contact.last_contacted_at},
@@ -219,17 +219,17 @@ def _build_specs() -> dict[str, ListSpec]:
         deleted_column=Lead.deleted,
         columns=(
             ListColumn("name", "Name", Lead.full_name, width=180),
-            ListColumn("company", "Company", Lead.company, width=200),
+            ListColumn("company", "Company", Lead.company, width=190),
             ListColumn("grade", "Grade", Lead.grade, width=60),
             ListColumn("status", "Status", Lead.status, kind="label", width=100),
-            ListColumn("source", "Source", Lead.source, width=120),
+            ListColumn("source", "Source", Lead.source, width=115),
             ListColumn("owner", "Owner", owner.full_name, width=140),
             ListColumn(
                 "last_contacted",
                 "Last contacted",
                 Lead.last_contacted_at,
                 kind="datetime",
-                width=130,
+                width=110,
             ),
         ),
         fields={
