@@ -2,7 +2,9 @@
 back as text to prove the Chinese customer name was drawn with an embedded CJK font.
 
 Needs poppler-utils (pdftoppm, pdftotext, pdffonts) and a CJK font (Debian: fonts-noto-cjk);
-without them these tests are skipped with a message saying what to install.
+without them the rendering test is skipped on a developer's machine with a message saying what
+to install, and **fails** when the ``CI`` environment variable is set: CI installs both, so a
+skip there would mean the check silently stopped running.
 """
 
 from __future__ import annotations
@@ -31,9 +33,20 @@ from crm_desktop.store import Store
 from quotes.seed import seed_quote_world
 
 POPPLER = all(shutil.which(tool) for tool in ("pdftoppm", "pdftotext", "pdffonts"))
-needs_poppler = pytest.mark.skipif(
-    not POPPLER, reason="install poppler-utils to check the PDF (pdftoppm, pdftotext)"
-)
+NO_POPPLER = "install poppler-utils to check the PDF (pdftoppm, pdftotext, pdffonts)"
+NO_CJK_FONT = "no CJK font installed (Debian: apt-get install fonts-noto-cjk)"
+
+
+def on_ci() -> bool:
+    """Whether the ``CI`` environment variable is set (GitHub, GitLab and most set CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing_tool(message: str) -> None:
+    """Skip for a missing tool on a developer's machine; fail on CI, which installs it."""
+    if on_ci():
+        pytest.fail(f"{message} (CI is set: CI must install it, so this test cannot skip)")
+    pytest.skip(message)
 
 
 def make_logo(path: Path) -> Path:
@@ -114,9 +127,9 @@ def test_render_headless_to_pdf_and_png_with_chinese_text(
     qtbot: QtBot, store: Store, profile: Profile, tmp_path: Path
 ) -> None:
     if not POPPLER:
-        pytest.skip("install poppler-utils to check the PDF (pdftoppm, pdftotext)")
+        missing_tool(NO_POPPLER)
     if cjk_family() is None:
-        pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk)")
+        missing_tool(NO_CJK_FONT)
     number, _ids = make_quote(store, profile, tmp_path)
     store.dispose()  # the CLI opens the profile's store itself
     pdf = tmp_path / "quote.pdf"
@@ -176,3 +189,20 @@ def test_expire_quotes_command(
     assert "1 quotes expired" in capsys.readouterr().err
     assert cli.main(["--profile", str(profile.directory), "expire-quotes", "--today", later]) == 0
     assert "0 quotes expired" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes"])
+def test_missing_pdf_tools_fail_on_ci(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        missing_tool(NO_POPPLER)
+
+
+@pytest.mark.parametrize("value", [None, "", "false", "0"])
+def test_missing_pdf_tools_skip_off_ci(monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
+    if value is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.skip.Exception, match="fonts-noto-cjk"):
+        missing_tool(NO_CJK_FONT)
