@@ -24,7 +24,7 @@ from crm_server.auth import make_hasher, set_password
 from crm_server.db import device, write_transaction
 from crm_server.scopes import Actor, Hierarchy
 from crm_server.settings import Settings
-from crm_server.sync import SERVER_NODE, Batch, read_cursor
+from crm_server.sync import SERVER_NODE, Batch, publish_pending, read_cursor
 
 #: The actor of admin commands: sees and writes everything; not a row in the user table.
 ADMIN_USER_ID = uuid.UUID(int=0)
@@ -65,6 +65,12 @@ def _server_batch(connection: Connection, hierarchy: Hierarchy | None = None) ->
         ADMIN_USER_ID, lambda: Hierarchy.load(connection), admin=True, hierarchy=hierarchy
     )
     return Batch(connection, actor, node=SERVER_NODE)
+
+
+def _publish(engine: Engine) -> None:
+    """Number what the command just committed, so devices see it at their next pull."""
+    with write_transaction(engine) as connection:
+        publish_pending(connection)
 
 
 def _apply(connection: Connection, batch: Batch, changes: list[Change]) -> None:
@@ -113,6 +119,7 @@ def create_user(
         _apply(connection, batch, [Change(t="user", id=user_id, f=fields)])
         set_password(connection, hasher, user_id, password)
         batch.finish()
+    _publish(engine)
     return user_id
 
 
@@ -143,6 +150,7 @@ def set_manager(engine: Engine, *, username: str, manager: str | None) -> None:
         _apply(connection, batch, [change])
         # finish() renumbers the records of the moved subtree and sends removals.
         batch.finish()
+    _publish(engine)
 
 
 def reassign(engine: Engine, *, from_user: str, to_user: str) -> ReassignResult:
@@ -190,6 +198,7 @@ def reassign(engine: Engine, *, from_user: str, to_user: str) -> ReassignResult:
         if all_changes:
             _apply(connection, batch, all_changes)
         batch.finish()
+    _publish(engine)
     return ReassignResult(len(account_ids), len(contact_ids), len(opportunity_ids), len(lead_ids))
 
 

@@ -104,6 +104,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"{head}: run `crm-server init` first"
         )
 
+    services = Services(
+        auth=AuthService(engine, settings),
+        sync=SyncService(engine, transient_retries=settings.transient_retries),
+        schema_version=schema_fingerprint(),
+    )
+    # Changes committed just before a crash may still be unnumbered: publish them now.
+    services.sync.publish()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
@@ -116,11 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Sync API for Field CRM desktop clients (protocol in docs/sync-protocol.md).",
         lifespan=lifespan,
     )
-    app.state.services = Services(
-        auth=AuthService(engine, settings),
-        sync=SyncService(engine, transient_retries=settings.transient_retries),
-        schema_version=schema_fingerprint(),
-    )
+    app.state.services = services
     app.state.engine = engine
     install_error_handlers(app)
     app.include_router(router)

@@ -79,8 +79,8 @@ login_throttle = Table(
     Column("last_failure_at", UTCDateTime, nullable=False),
 )
 
-# One row per counter; the "seq" row is locked (UPDATE) at the end of every writing
-# transaction, which makes sequence order equal commit order.
+# One row per counter; the "seq" row is locked by every numbering (publishing) transaction,
+# which makes sequence order equal commit order.
 sync_counter = Table(
     "srv_sync_counter",
     server_metadata,
@@ -95,7 +95,7 @@ sync_record = Table(
     server_metadata,
     Column("record_id", Uuid, primary_key=True),
     Column("entity", String(40), nullable=False),
-    # NULL only inside the writing transaction, until it is numbered just before COMMIT.
+    # NULL from the writing transaction's commit until publish_pending() numbers it.
     Column("seq", BigInteger, nullable=True, unique=True),
     Column("scope_user_id", Uuid, index=False),
     Column("public", Boolean, nullable=False, server_default=false()),
@@ -109,7 +109,8 @@ sync_exit = Table(
     "srv_sync_exit",
     server_metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("seq", BigInteger, nullable=False),
+    # NULL until published together with its record's change.
+    Column("seq", BigInteger, nullable=True),
     Column("audience_user_id", Uuid, nullable=False),
     Column("entity", String(40), nullable=False),
     Column("record_id", Uuid, nullable=False),

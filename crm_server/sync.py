@@ -17,6 +17,7 @@ another device; then the later stamp wins (long text keeps both) and the loser i
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -55,6 +56,8 @@ from crm_server.db import (
 )
 from crm_server.fields import READ_ONLY, SPECS, TABLE_ORDER, EntitySpec, FieldValueError
 from crm_server.scopes import CHILDREN, RULES, Actor, Hierarchy, Scope, describe, subtree_query
+
+log = logging.getLogger(__name__)
 
 #: Node name of changes made by head office itself (admin commands).
 SERVER_NODE = "server"
@@ -133,7 +136,10 @@ def _concurrent(clock: list[Any] | None, node: str, base: int) -> bool:
     if clock is None:
         return False
     stamp_node = Hlc.decode(clock[0]).node
-    return stamp_node != node and (clock[1] is None or clock[1] > base)
+    seq = clock[1]
+    # None: written earlier in this batch; PENDING: committed by another push but not yet
+    # numbered, so no client can have seen it.
+    return stamp_node != node and (seq is None or seq == PENDING or seq > base)
 
 
 def _keep_both(local: str, local_stamp: Hlc, server: str, server_stamp: Hlc) -> tuple[str, str]:
@@ -565,9 +571,10 @@ class Batch:
     # --- end of the transaction ---------------------------------------------------------
 
     def finish(self) -> int:
-        """Write conflicts, then number the touched records under the counter lock.
+        """Write conflicts and the touched records' bookkeeping, still unnumbered.
 
-        Returns the highest sequence number allocated (0 when nothing was touched).
+        Returns how many records were touched; when not zero, the caller runs
+        :func:`publish_pending` in a new transaction once this one has committed.
         """
         if self._conflicts:
             now = utcnow()
@@ -599,8 +606,9 @@ class Batch:
             self._renumber_moved_subtrees()
         if not self._touched:
             return 0
-        # 1. Before the counter lock: write every touched record's bookkeeping with its
-        #    sequence still NULL (invisible to pulls) and "@" where a field's new sequence goes.
+        # Write every touched record's bookkeeping with its sequence still NULL (invisible to
+        # pulls) and "@" where a field's new sequence goes; publish_pending() numbers them
+        # after this transaction commits.
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         exits: list[tuple[int, uuid.UUID, str, uuid.UUID]] = []
@@ -653,66 +661,67 @@ class Batch:
                 ),
                 [{k: v for k, v in row.items() if k != "entity"} for row in updates],
             )
-        # 2. Take the counter lock as late as possible and number everything; from here to
-        #    COMMIT no other writer can number anything, so sequence order is commit order.
-        ids = list(self._touched)
-        if is_postgres(self.connection):
-            return self._number_postgres(ids, exits)
-        return self._number_generic(ids, exits)
-
-    def _number_postgres(
-        self, ids: list[uuid.UUID], exits: list[tuple[int, uuid.UUID, str, uuid.UUID]]
-    ) -> int:
-        # One statement under the lock (data-modifying CTEs), so the lock is held for one
-        # round trip plus the COMMIT instead of three.
-        count = len(ids)
-        row = self.connection.execute(
-            _NUMBER_POSTGRES,
-            {
-                "k": count,
-                "rids": ids,
-                "ords": list(range(1, count + 1)),
-                "eords": [e[0] for e in exits],
-                "eauds": [e[1] for e in exits],
-                "eents": [e[2] for e in exits],
-                "erids": [e[3] for e in exits],
-            },
-        ).one()
-        return int(row[0])
-
-    def _number_generic(
-        self, ids: list[uuid.UUID], exits: list[tuple[int, uuid.UUID, str, uuid.UUID]]
-    ) -> int:
-        # SQLite: the whole database is already locked by BEGIN IMMEDIATE.
-        count = len(ids)
-        last = self.connection.execute(
-            update(sync_counter)
-            .where(sync_counter.c.name == "seq")
-            .values(value=sync_counter.c.value + count)
-            .returning(sync_counter.c.value)
-        ).scalar_one()
-        first = last - count
-        self.connection.execute(
-            update(sync_record)
-            .where(sync_record.c.record_id == bindparam("rid"))
-            .values(
-                seq=bindparam("s"),
-                clocks=func.replace(sync_record.c.clocks, PENDING_JSON, bindparam("stext")),
-            ),
-            [
-                {"rid": rid, "s": first + n, "stext": str(first + n)}
-                for n, rid in enumerate(ids, start=1)
-            ],
-        )
         if exits:
             self.connection.execute(
                 insert(sync_exit),
                 [
-                    {"seq": first + pos, "audience_user_id": aud, "entity": ent, "record_id": rid}
-                    for pos, aud, ent, rid in exits
+                    {"seq": None, "audience_user_id": aud, "entity": ent, "record_id": rid}
+                    for _pos, aud, ent, rid in exits
                 ],
             )
-        return int(last)
+        return len(self._touched)
+
+
+def publish_pending(connection: Connection) -> int:
+    """Number every committed, not yet numbered record and exit; returns how many records.
+
+    Runs in its own short transaction after the data transaction committed. It locks the
+    counter row first, so numbering transactions are strictly ordered and a pull that read
+    counter value N sees every record numbered <= N committed. One pass numbers whatever all
+    concurrent pushes have committed meanwhile, so the serialised part (one counter lock and
+    one COMMIT) is shared by many pushes instead of paid by each.
+    """
+    value = connection.execute(
+        select(sync_counter.c.value).where(sync_counter.c.name == "seq").with_for_update()
+    ).scalar_one()
+    # A fresh statement after the lock: sees every push committed before we got it. Rows an
+    # in-flight push is rewriting are skipped; that push publishes them itself.
+    query = select(sync_record.c.record_id).where(sync_record.c.seq.is_(None))
+    if is_postgres(connection):
+        query = query.with_for_update(skip_locked=True)
+    ids = list(connection.execute(query).scalars())
+    if ids:
+        if is_postgres(connection):
+            connection.execute(
+                _NUMBER_POSTGRES,
+                {"base": value, "k": len(ids), "rids": ids, "ords": list(range(1, len(ids) + 1))},
+            )
+        else:
+            connection.execute(
+                update(sync_counter)
+                .where(sync_counter.c.name == "seq")
+                .values(value=value + len(ids))
+            )
+            connection.execute(
+                update(sync_record)
+                .where(sync_record.c.record_id == bindparam("rid"))
+                .values(
+                    seq=bindparam("s"),
+                    clocks=func.replace(sync_record.c.clocks, PENDING_JSON, bindparam("stext")),
+                ),
+                [
+                    {"rid": rid, "s": value + n, "stext": str(value + n)}
+                    for n, rid in enumerate(ids, start=1)
+                ],
+            )
+    # Exits take the sequence of their record's change (numbered now or in an earlier pass).
+    connection.execute(
+        update(sync_exit)
+        .where(sync_exit.c.seq.is_(None), sync_exit.c.record_id == sync_record.c.record_id)
+        .where(sync_record.c.seq.is_not(None))
+        .values(seq=sync_record.c.seq)
+    )
+    return len(ids)
 
 
 #: Marks a field written in this transaction whose sequence is assigned at numbering time.
@@ -721,27 +730,16 @@ PENDING_JSON = json.dumps(PENDING)
 _NUMBER_POSTGRES = text(
     """
     WITH c AS (
-        UPDATE srv_sync_counter SET value = value + :k WHERE name = 'seq' RETURNING value
+        UPDATE srv_sync_counter SET value = :base + :k WHERE name = 'seq' RETURNING value
     ),
     v AS (
         SELECT rid, ord FROM unnest(CAST(:rids AS uuid[]), CAST(:ords AS bigint[])) AS t(rid, ord)
-    ),
-    numbered AS (
-        UPDATE srv_sync_record AS r
-        SET seq = c.value - :k + v.ord,
-            clocks = replace(r.clocks, '"@"', CAST(c.value - :k + v.ord AS text))
-        FROM c, v
-        WHERE r.record_id = v.rid
-    ),
-    gone AS (
-        INSERT INTO srv_sync_exit (seq, audience_user_id, entity, record_id)
-        SELECT c.value - :k + e.ord, e.aud, e.ent, e.rid
-        FROM c, unnest(
-            CAST(:eords AS bigint[]), CAST(:eauds AS uuid[]),
-            CAST(:eents AS varchar[]), CAST(:erids AS uuid[])
-        ) AS e(ord, aud, ent, rid)
     )
-    SELECT value FROM c
+    UPDATE srv_sync_record AS r
+    SET seq = :base + v.ord,
+        clocks = replace(r.clocks, '"@"', CAST(:base + v.ord AS text))
+    FROM c, v
+    WHERE r.record_id = v.rid
     """
 )
 
@@ -821,13 +819,31 @@ class SyncService:
                 .where(device.c.id == device_id)
                 .values(last_mutation=last, last_seen_at=utcnow(), clock_offset_ms=offset)
             )
-            batch.finish()
+            touched = batch.finish()
+        if touched:
+            self.publish()
         return PushResponse(
             results=results,
             last_mutation=last,
             server_time_ms=wall_clock_ms(),
             clock_offset_ms=offset,
         )
+
+    def publish(self) -> int:
+        """Number pending changes (see :func:`publish_pending`), retrying contention.
+
+        If it still fails, the changes stay committed and unnumbered and the next push (or
+        the next server start) publishes them; the caller's push itself has succeeded.
+        """
+        for _attempt in retrying(self.transient_retries):
+            try:
+                with write_transaction(self.engine) as connection:
+                    return publish_pending(connection)
+            except DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+        log.warning("could not publish pending changes now; the next push will")
+        return 0
 
     def pull(self, *, token: str | None, request: PullRequest) -> dict[str, Any]:
         """One page of changes visible to the token's user, as a JSON-ready ``PullResponse``."""

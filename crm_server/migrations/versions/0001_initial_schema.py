@@ -548,7 +548,7 @@ def upgrade() -> None:
     )
     op.create_table('srv_sync_exit',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('audience_user_id', sa.Uuid(), nullable=False),
     sa.Column('entity', sa.String(length=40), nullable=False),
     sa.Column('record_id', sa.Uuid(), nullable=False),
