@@ -266,7 +266,7 @@ class SyncWorker(QObject):
 
     @Slot()
     def shutdown(self) -> None:
-        """Close connections (runs on the worker thread before it stops)."""
+        """Close connections (called once the worker thread has ended)."""
         self._close()
 
 
@@ -283,7 +283,6 @@ class SyncThread(QObject):
     sign_out_requested = Signal()
     probe_requested = Signal()
     pending_requested = Signal()
-    _shutdown_requested = Signal()
 
     def __init__(self, profile: Profile, database_path: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -297,7 +296,6 @@ class SyncThread(QObject):
         self.sign_out_requested.connect(self.worker.sign_out)
         self.probe_requested.connect(self.worker.probe)
         self.pending_requested.connect(self.worker.count_pending)
-        self._shutdown_requested.connect(self.worker.shutdown)
         self._thread.start()
 
     def request_sync(self) -> None:
@@ -325,11 +323,17 @@ class SyncThread(QObject):
         self._cancel.set()
 
     def stop(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel, close the worker's connections and end the thread; returns whether it ended."""
+        """Cancel, end the thread, then close the worker's connections; returns whether it ended.
+
+        The running round stops at its next page boundary; work still queued is dropped.
+        """
         self._cancel.set()
-        self._shutdown_requested.emit()
         self._thread.quit()
-        return bool(self._thread.wait(timeout_ms))
+        ended = bool(self._thread.wait(timeout_ms))
+        if ended:
+            # The thread is gone, so touching the worker from here cannot race with it.
+            self.worker.shutdown()
+        return ended
 
     def is_running(self) -> bool:
         """Whether the worker thread is alive."""
