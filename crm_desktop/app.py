@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("Field CRM")
     app.setOrganizationName("FieldCRM")
     apply_style(app)
-    window = MainWindow(store=store, profile=profile)
+    window = MainWindow(store=store, profile=profile, background=True)
     window.show()
     if args.exit_when_ready:
         _exit_when_ready(app, window, started)

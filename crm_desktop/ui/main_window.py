@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -46,6 +46,9 @@ from crm_desktop.ui.list_views import RecordListView
 from crm_desktop.ui.status_bar import MainStatusBar
 
 log = logging.getLogger(__name__)
+
+#: How long after start-up the reminder centre and quote-expiry watcher begin.
+BACKGROUND_DELAY_MS = 1500
 
 RECORD_TITLES = {
     "account": "Account",
@@ -99,6 +102,17 @@ def _screen_area(module: str, class_name: str, title: str) -> Callable[[MainWind
         return widget
 
     return build
+
+
+def _calendar_area(window: MainWindow) -> QWidget:
+    """The calendar, with the window's reminder centre beside it when one runs."""
+    try:
+        from crm_desktop.ui.calendar import CalendarView, ReminderCenter
+    except ImportError:
+        return _placeholder("The calendar screen is not available in this build yet.")
+    if isinstance(window.reminders, ReminderCenter):
+        return CalendarView(window.context, reminder_center=window.reminders)
+    return CalendarView(window.context)
 
 
 def _quote_page(
@@ -202,7 +216,7 @@ AREAS: tuple[Area, ...] = (
         "Calendar",
         "calendar",
         _SP.SP_FileDialogInfoView,
-        _screen_area("crm_desktop.ui.calendar", "CalendarView", "calendar"),
+        _calendar_area,
     ),
     Area(
         "quote",
@@ -240,8 +254,15 @@ class MainWindow(QMainWindow):
     record_opened = Signal(str, object)
 
     def __init__(
-        self, *, store: Store, profile: Profile, context: AppContext | None = None
+        self,
+        *,
+        store: Store,
+        profile: Profile,
+        context: AppContext | None = None,
+        background: bool = False,
     ) -> None:
+        """``background=True`` (the app) also starts the reminder centre and the quote-expiry
+        watcher; tests and the self-check leave them off, so nothing writes behind their back."""
         super().__init__()
         self.store = store
         self.profile = profile
@@ -306,6 +327,14 @@ class MainWindow(QMainWindow):
         self.record_tabs.tabCloseRequested.connect(self.on_record_tabs_close_requested)
         self.context.record_requested.connect(self.on_context_record_requested)
         self.context.runner.task_failed.connect(self.on_runner_task_failed)
+
+        self._shut_down = False
+        self.reminders: QObject | None = None
+        self.expiry_watcher: QObject | None = None
+        if background:
+            # Later, not now: the store worker is single, and the first list page must not
+            # queue behind a reminder query and a quote-expiry write at start-up.
+            QTimer.singleShot(BACKGROUND_DELAY_MS, self._start_background_services)
 
         self._restore_state()
         if not FirstRunPage.is_done(self.ui_state):
@@ -590,7 +619,45 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop background work (call after the event loop ended, before disposing of the store)."""
+        self._shut_down = True
         for widget in self._area_widgets.values():
             if isinstance(widget, RecordListView):
                 widget.stop()
+        for service in (self.reminders, self.expiry_watcher):
+            timer = getattr(service, "timer", None)
+            if isinstance(timer, QTimer):
+                timer.stop()
         self.context.runner.shutdown()
+
+    # --- background services ------------------------------------------------------------
+    def _start_background_services(self) -> None:
+        """Reminders (ui/calendar) and quote expiry (ui/quotes), when this build has them."""
+        if self._shut_down:
+            return
+        try:
+            from crm_desktop.ui.calendar import ReminderCenter
+        except ImportError:
+            log.info("reminders not available in this build")
+        else:
+            reminders = ReminderCenter(self.context, parent=self)
+            reminders.reminder_fired.connect(self.on_reminders_reminder_fired)
+            reminders.message_clicked.connect(self.on_reminders_message_clicked)
+            reminders.start()
+            self.reminders = reminders
+        try:
+            from crm_desktop.ui.quotes import QuoteExpiryWatcher
+        except ImportError:
+            log.info("quote expiry not available in this build")
+        else:
+            self.expiry_watcher = QuoteExpiryWatcher(self.context, parent=self)
+
+    def on_reminders_reminder_fired(self, row: object) -> None:
+        subject = getattr(row, "subject", "")
+        self.status.showMessage(f"Reminder: {subject}", 15_000)
+
+    def on_reminders_message_clicked(self, _activity_id: object) -> None:
+        # The calendar lists due reminders beside it; bring the window and that screen forward.
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        self.show_area("calendar")

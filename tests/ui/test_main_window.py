@@ -278,3 +278,22 @@ def test_search_popup_closes_when_the_user_clicks_elsewhere(
     assert window.search_popup.isVisible()
     qtbot.mouseClick(contacts.quick_filter, Qt.MouseButton.LeftButton)
     assert not window.search_popup.isVisible()
+
+
+def test_the_app_window_runs_reminders_and_quote_expiry(
+    qtbot: QtBot,
+    store: Store,
+    profile: Profile,
+    ui_context: AppContext,
+    sample_records: dict[str, Any],
+) -> None:
+    window = MainWindow(store=store, profile=profile, context=ui_context, background=True)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.reminders is None  # started after the first rows, not before
+    qtbot.waitUntil(lambda: window.reminders is not None, timeout=10_000)
+    assert window.expiry_watcher is not None
+    with qtbot.waitSignal(window.area_shown):
+        window.show_area("calendar")
+    qtbot.waitUntil(lambda: ui_is_idle(window), timeout=10_000)
+    window.shutdown()
