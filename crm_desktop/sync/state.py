@@ -127,6 +127,16 @@ class ConflictRecord:
         return self.server if self.winner == "local" else self.local
 
     @property
+    def this_device_value(self) -> Any:
+        """What this device had: the pushed value if it pushed, else the overruled one."""
+        return self.local if self.mine else self.server
+
+    @property
+    def elsewhere_value(self) -> Any:
+        """The competing value from head office (another device's edit)."""
+        return self.server if self.mine else self.local
+
+    @property
     def can_take_other(self) -> bool:
         """False where taking the other value makes no sense (deleted records, rejections)."""
         return self.rule in ("lww", "text_keep_both") and self.restored_at is None

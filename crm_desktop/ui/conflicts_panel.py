@@ -161,8 +161,8 @@ class ConflictsPanel(QWidget):
                 record,
                 c.field or "—",
                 what,
-                _show(c.local),
-                _show(c.server),
+                _show(c.this_device_value),
+                _show(c.elsewhere_value),
                 _show(c.value),
             )
             for j, value in enumerate(cells):
