@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,12 @@ def _count(profile_dir: Path) -> int:
 
 def test_import_then_export_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     profile = tmp_path / "p"
-    source = DATA / "apple_macos_weekly_exdate.ics"
+    source = DATA / "apple_macos_all_day_alarm.ics"
     assert (
         cli.main(["--profile", str(profile), "import-ics", str(source), "--zone", "Europe/Berlin"])
         == 0
     )
-    assert "4 created" in capsys.readouterr().err
+    assert "1 created" in capsys.readouterr().err
     out = tmp_path / "out.ics"
     assert (
         cli.main(
@@ -40,9 +41,9 @@ def test_import_then_export_round_trip(tmp_path: Path, capsys: pytest.CaptureFix
                 str(profile),
                 "export-ics",
                 "--from",
-                "2016-09-01",
+                "2012-07-01",
                 "--to",
-                "2016-10-31",
+                "2012-07-31",
                 "--zone",
                 "Europe/Berlin",
                 str(out),
@@ -51,11 +52,22 @@ def test_import_then_export_round_trip(tmp_path: Path, capsys: pytest.CaptureFix
         == 0
     )
     text = out.read_text(encoding="utf-8")
-    assert text.count("BEGIN:VEVENT") == 3  # the 2 November occurrence is outside the range
-    assert "DTSTART;TZID=Europe/Berlin:20161026T090000" in text
+    assert text.count("BEGIN:VEVENT") == 1
+    assert "SUMMARY:Start Vorbereitung" in text
+    assert "DTSTART;VALUE=DATE:20120716" in text
+    assert "BEGIN:VALARM" in text  # the reminder travels as an alarm
     other = tmp_path / "q"
     assert cli.main(["--profile", str(other), "import-ics", str(out)]) == 0
-    assert _count(other) == 3
+    assert _count(other) == 1
+    store = open_store(other / "crm.sqlite3")
+    try:
+        with store.sessions() as session:
+            again = session.scalars(select(Activity)).one()
+            assert again.all_day and again.start_date == date(2012, 7, 16)
+            # 15 hours before midnight in Berlin (CEST, UTC+2), kept through the round trip.
+            assert again.reminder_at == datetime(2012, 7, 15, 7, 0, tzinfo=UTC)
+    finally:
+        store.dispose()
 
 
 def test_bad_file_reports_line_and_imports_nothing(

@@ -191,7 +191,7 @@ def test_google_reminder_and_utc(session: Session) -> None:
 
 def test_google_recurring_with_exdates(session: Session) -> None:
     ical.import_ics(session=session, data=_load("google_recurring_exdate.ics"), owner_id=None)
-    starts = sorted(a.start_at for a in session.scalars(select(Activity)))
+    starts = sorted(a.start_at for a in session.scalars(select(Activity)) if a.start_at)
     # Fridays and Saturdays 7 Sep - 24 Oct 2013 at 12:00 New York: 13, minus 2 EXDATEs.
     assert len(starts) == 11
     assert datetime(2013, 10, 11, 16, 0, tzinfo=UTC) not in starts
@@ -209,21 +209,19 @@ def test_weekly_series_keeps_wall_time_across_dst(session: Session) -> None:
     assert all(a.time_zone == "Europe/Vienna" for a in rows)
 
 
-def test_apple_weekly_with_exdates(session: Session) -> None:
-    ical.import_ics(session=session, data=_load("apple_macos_weekly_exdate.ics"), owner_id=None)
-    rows = session.scalars(select(Activity).order_by(Activity.start_at)).all()
-    berlin = ZoneInfo("Europe/Berlin")
-    assert [a.start_at.astimezone(berlin).date() for a in rows if a.start_at] == [
-        date(2016, 9, 28),
-        date(2016, 10, 5),
-        date(2016, 10, 26),
-        date(2016, 11, 2),
-    ]
-    # 9:00 Berlin before and after the October clock change.
-    assert [a.start_at.hour for a in rows if a.start_at] == [7, 7, 7, 8]
-    assert {a.ical_uid.split("#")[0] for a in rows if a.ical_uid} == {
-        "4AE5E4A8-B010-4CA5-8FCD-4FAECE77E59B"
-    }
+def test_apple_all_day_with_audio_alarm(session: Session) -> None:
+    result = ical.import_ics(
+        session=session, data=_load("apple_macos_all_day_alarm.ics"), owner_id=None
+    )
+    assert (result.created, result.updated) == (1, 0)
+    a = session.scalars(select(Activity)).one()
+    assert a.subject == "Start Vorbereitung"
+    assert a.all_day and (a.start_date, a.end_date) == (date(2012, 7, 16), date(2012, 7, 17))
+    assert a.start_at is None and a.time_zone is None
+    assert a.ical_uid == "D6716295-C10F-4B20-82F9-E1A3026C7DCF"
+    # Apple's default alarm, an AUDIO one 15 hours before the day starts (in the importer's
+    # zone, UTC here), becomes the reminder: 09:00 the day before.
+    assert a.reminder_at == datetime(2012, 7, 15, 9, 0, tzinfo=UTC)
 
 
 def test_endless_google_series_is_bounded_by_horizon(session: Session) -> None:

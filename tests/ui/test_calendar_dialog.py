@@ -144,19 +144,24 @@ def test_import_and_export_from_the_calendar(
         "Nothing was imported"
     )
     with qtbot.waitSignal(view.file_finished, timeout=10_000) as finished:
-        view.import_ics(str(DATA / "apple_macos_weekly_exdate.ics"))
-    assert "4 new" in finished.args[0]
+        view.import_ics(str(DATA / "apple_macos_all_day_alarm.ics"))
+    assert "1 new" in finished.args[0]
     with store.sessions() as session:
-        owners = set(session.scalars(select(Activity.owner_id)))
-    assert owners == {people["boss"]}
+        imported = session.scalars(select(Activity)).one()
+        assert imported.owner_id == people["boss"]
+        assert imported.subject == "Start Vorbereitung"
+        assert imported.all_day and imported.start_date == datetime(2012, 7, 16).date()
+        assert imported.reminder_at is not None  # Apple's alarm became the reminder
 
-    view.set_date(datetime(2016, 10, 5).date())
+    view.set_date(datetime(2012, 7, 16).date())
     qtbot.waitUntil(lambda: ui_context.runner.pending == 0)
     target = tmp_path / "week.ics"
     with qtbot.waitSignal(view.file_finished, timeout=10_000) as finished:
         view.export_ics(str(target))
     assert "Exported 1 activities" in finished.args[0]
-    assert "DTSTART;TZID=Europe/Berlin:20161005T090000" in target.read_text(encoding="utf-8")
+    exported = target.read_text(encoding="utf-8")
+    assert "DTSTART;VALUE=DATE:20120716" in exported
+    assert "SUMMARY:Start Vorbereitung" in exported
     # The import's change notice starts the view's refresh timers: let them run out, then
     # delete the view before the context's runner stops.
     qtbot.waitUntil(
