@@ -1,12 +1,13 @@
 """Push and pull: field-level merge, idempotent mutations and the commit-ordered change feed.
 
-Transaction contract. A push is one database transaction: the device row is locked first
-(serialising retries of the same device), each mutation runs in a savepoint (a rejected one
-rolls back alone), and only at the very end is the sequence counter row locked and advanced
-to number the touched records. The counter lock is held from that UPDATE until COMMIT, so a
-transaction that gets sequence N+1 cannot commit before the one that got N: sequence order is
-commit order and a pull "after cursor N" never skips a change, on PostgreSQL too. Holding it
-only for the tail keeps the serialised part of a push short.
+Transaction contract. A push is one data transaction: the device row is locked first
+(serialising retries of the same device), each mutation is applied atomically (in a savepoint
+when a refusal has to roll back alone), and the touched records are written with their
+sequence still NULL. After it commits, a short publishing transaction (:func:`publish_pending`)
+locks the sequence counter row and numbers everything committed but unnumbered. Publishing
+transactions are ordered by that lock, so sequence order is commit order and a pull "after
+cursor N" never skips a change, on PostgreSQL too; and one publishing COMMIT serves every push
+that committed meanwhile.
 
 Field bookkeeping lives in ``srv_sync_record.clocks``: for every field, the corrected HLC stamp
 (with the writing device as node) and the sequence of the write. A pushed field is a
