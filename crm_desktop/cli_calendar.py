@@ -19,6 +19,9 @@ from crm_desktop.models.enums import ActivityKind
 
 def local_zone_name() -> str:
     """The machine's IANA zone: ``$TZ``, else the target of /etc/localtime, else UTC."""
+    # Imported here, like the handlers do: icalendar is not needed to start the CLI.
+    from crm_desktop.services.ical import iana_name
+
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:
         target = os.readlink("/etc/localtime")
@@ -27,13 +30,9 @@ def local_zone_name() -> str:
     except OSError:
         pass
     for name in candidates:
-        if not name:
-            continue
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-        return name
+        found = iana_name(name)  # validated against the zone database, Windows names mapped
+        if found is not None:
+            return found
     return "UTC"
 
 

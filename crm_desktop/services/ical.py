@@ -293,7 +293,7 @@ def _resolve_zone(prop: Any, value: datetime, fallback: ZoneInfo) -> tuple[datet
         tzid = params.get("TZID")
     if value.tzinfo is None:
         return value.replace(tzinfo=fallback).astimezone(UTC), fallback.key
-    name = _iana_name(tzid, value.tzinfo)
+    name = iana_name(tzid, value.tzinfo)
     if name is not None and tzid is not None:
         # Re-read the wall time in the real IANA zone: an Outlook VTIMEZONE only carries the
         # current rule, the IANA database also knows past changes.
@@ -303,7 +303,13 @@ def _resolve_zone(prop: Any, value: datetime, fallback: ZoneInfo) -> tuple[datet
     return value.astimezone(UTC), name
 
 
-def _iana_name(tzid: str | None, tz: tzinfo | None) -> str | None:
+def iana_name(tzid: str | None, tz: tzinfo | None = None) -> str | None:
+    """The IANA zone name meant by ``tzid`` (or by ``tz``'s key), or None if there is none.
+
+    Accepts IANA names, Windows names as Outlook writes them ("W. Europe Standard Time") and
+    path-prefixed names ("/mozilla.org/20050126_1/Europe/Berlin"); only names this machine's
+    zone database knows are returned, so the result is always safe to pass to ``ZoneInfo``.
+    """
     candidates = []
     if tzid:
         cleaned = tzid.strip().strip('"')
@@ -324,17 +330,6 @@ def _iana_name(tzid: str | None, tz: tzinfo | None) -> str | None:
             continue
         return name
     return None
-
-
-def _known_zone(name: str | None) -> str | None:
-    """``name`` if it is an IANA zone this machine knows, else None (never raises)."""
-    if not name or not name.strip():
-        return None
-    try:
-        ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name.strip()
 
 
 def _unescape(text: str) -> str:
@@ -575,7 +570,7 @@ def _entry_at(
     # Our own export's hint at the zone the activity was planned in. A name this machine does
     # not know (a typo, a hand-edited file, a zone newer than the local tz database) is
     # ignored: the times are still read in their TZID, and only real IANA names are stored.
-    crm_zone = _known_zone(_text(comp, "X-CRM-TIME-ZONE"))
+    crm_zone = iana_name(_text(comp, "X-CRM-TIME-ZONE"))
     base = ParsedEntry(
         ical_uid=uid,
         kind=kind,
@@ -685,7 +680,7 @@ def _expand(s: _Series, zone: ZoneInfo, h_start: datetime, h_end: datetime) -> l
     # stays at 9:00 across a daylight-saving change, which is what every calendar does.
     if is_dt:
         tzid = start_prop.params.get("TZID")
-        iana = _iana_name(tzid, dtstart.tzinfo)
+        iana = iana_name(tzid, dtstart.tzinfo)
         local_zone: tzinfo = ZoneInfo(iana) if iana else (dtstart.tzinfo or zone)
         naive_start = dtstart.replace(tzinfo=None)
     else:

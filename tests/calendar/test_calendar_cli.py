@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import crm_desktop.cli_calendar  # noqa: F401  (registers the subcommands)
+import crm_desktop.cli_calendar  # registers the subcommands; local_zone_name is tested too
 from crm_desktop import cli
 from crm_desktop.models import Activity
 from crm_desktop.store import open_store
@@ -105,3 +105,20 @@ def test_missing_file_and_reversed_range(
         == 1
     )
     assert "--to is before --from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("tz", "expected"),
+    [(":Asia/Tokyo", "Asia/Tokyo"), ("W. Europe Standard Time", "Europe/Berlin")],
+)
+def test_local_zone_name_reads_tz_like_the_importer_reads_tzid(
+    monkeypatch: pytest.MonkeyPatch, tz: str, expected: str
+) -> None:
+    # One rule for zone names (services.ical.iana_name): IANA, Windows names, path prefixes.
+    monkeypatch.setenv("TZ", tz)
+    assert crm_desktop.cli_calendar.local_zone_name() == expected
+
+
+def test_local_zone_name_ignores_an_unknown_tz(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Mars/Olympus_Mons")
+    assert crm_desktop.cli_calendar.local_zone_name() != "Mars/Olympus_Mons"
