@@ -42,6 +42,9 @@ def test_every_list_model_passes_the_model_tester(
             store=ui_context.store,
             runner=ui_context.runner,
             env=QueryEnv(user_id=sample_records["me"]),
+            # Owned by the context, not by this loop's variable: the store worker may release
+            # the last Python reference, and a Qt object must never be destroyed there.
+            parent=ui_context,
         )
         with qtbot.waitSignal(model.total_counted):
             model.reload()
