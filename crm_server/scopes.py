@@ -11,7 +11,7 @@ from its own owner column. The server stores each record's scope next to its seq
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Select, select
@@ -209,11 +209,6 @@ def describe(scope: Scope) -> str:
     if scope.owner is None:
         return "no owner (admins only)"
     return f"owner {scope.owner}"
-
-
-def owners_in(scopes: Iterable[Scope]) -> set[uuid.UUID]:
-    """The owners named by some scopes."""
-    return {scope.owner for scope in scopes if scope.owner is not None}
 
 
 def subtree_query(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
