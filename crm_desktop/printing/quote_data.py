@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_desktop.config import Settings
-from crm_desktop.models import Account, Address, Contact, Product, Quote, QuoteLine, User
+from crm_desktop.models import Account, Address, Contact, Quote, User
 from crm_desktop.services import quotes as quote_service
 from crm_desktop.services.errors import NotFound
 from crm_desktop.services.money import minor_units, round_money
@@ -138,14 +138,7 @@ def load_quote_document(
         address = next((a for a in addresses if a.label == "billing"), None) or (
             addresses[0] if addresses else None
         )
-    rows = list(
-        session.execute(
-            select(QuoteLine, Product.code, Product.unit)
-            .outerjoin(Product, Product.id == QuoteLine.product_id)
-            .where(QuoteLine.quote_id == quote.id, QuoteLine.deleted.is_(False))
-            .order_by(QuoteLine.position, QuoteLine.created_at, QuoteLine.id)
-        )
-    )
+    rows = quote_service.line_rows(session, quote.id)
     # The per-rate breakdown is the quote service's arithmetic (it changes nothing here).
     totals = quote_service.compute_totals(quote, [row[0] for row in rows])
     lines = tuple(

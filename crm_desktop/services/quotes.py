@@ -49,6 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -276,6 +277,41 @@ def _percent(field: str, value: Decimal | int | str) -> Decimal:
     if not 0 <= result <= 100:
         raise ValidationError(field, "must be between 0 and 100")
     return result
+
+
+#: The fields a line keeps when it is copied (into a new revision, onto a sales order).
+LINE_FIELDS = (
+    "product_id",
+    "description",
+    "quantity",
+    "unit_price",
+    "discount_percent",
+    "tax_rate",
+)
+
+
+def line_values(line: object, *extra: str) -> dict[str, Any]:
+    """The :data:`LINE_FIELDS` of ``line`` (and the ``extra`` ones) as keyword arguments.
+
+    One list of fields for every copy of a line, so a field added to quote lines cannot be
+    forgotten in one of the copies.
+    """
+    return {name: getattr(line, name) for name in (*LINE_FIELDS, *extra)}
+
+
+def line_rows(
+    session: Session, quote_id: uuid.UUID
+) -> list[tuple[QuoteLine, str | None, str | None]]:
+    """A revision's live lines in display order, each with its product's code and unit."""
+    return [
+        (line, code, unit)
+        for line, code, unit in session.execute(
+            select(QuoteLine, Product.code, Product.unit)
+            .outerjoin(Product, Product.id == QuoteLine.product_id)
+            .where(QuoteLine.quote_id == quote_id, QuoteLine.deleted.is_(False))
+            .order_by(QuoteLine.position, QuoteLine.created_at, QuoteLine.id)
+        )
+    ]
 
 
 def _lines(session: Session, quote_id: uuid.UUID) -> list[QuoteLine]:
@@ -734,19 +770,7 @@ def new_revision(*, session: Session, quote_id: uuid.UUID) -> QuoteChanged:
     old.frozen = True
     session.add(new)
     for line in _lines(session, old.id):
-        session.add(
-            QuoteLine(
-                quote_id=new.id,
-                position=line.position,
-                product_id=line.product_id,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                discount_percent=line.discount_percent,
-                tax_rate=line.tax_rate,
-                net_amount=line.net_amount,
-            )
-        )
+        session.add(QuoteLine(quote_id=new.id, **line_values(line, "position", "net_amount")))
     session.flush()
     return _result(session, new)
 
@@ -850,17 +874,7 @@ def accept_quote(
     session.add(order)
     for line in lines:
         session.add(
-            SalesOrderLine(
-                order_id=order.id,
-                position=line.position,
-                product_id=line.product_id,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                discount_percent=line.discount_percent,
-                tax_rate=line.tax_rate,
-                net_amount=line.net_amount,
-            )
+            SalesOrderLine(order_id=order.id, **line_values(line, "position", "net_amount"))
         )
     session.flush()
 

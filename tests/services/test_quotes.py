@@ -473,3 +473,12 @@ def test_a_pending_quote_is_not_sent_by_send_quote(session: Session, deal: Oppor
     with pytest.raises(ValidationError, match="pending_approval quote cannot be sent"):
         quotes.send_quote(session=session, quote_id=q.quote_id, now=NOW)
     assert stored.status == QuoteStatus.PENDING_APPROVAL and stored.sent_at is None
+
+
+def test_line_copies_carry_every_line_field() -> None:
+    # new_revision and accept_quote copy lines through quotes.line_values; a column added to
+    # quote lines must be listed there (or here, as bookkeeping) so no copy drops it.
+    bookkeeping = {"id", "created_at", "updated_at", "deleted", "quote_id", "order_id"}
+    copied = {*quotes.LINE_FIELDS, "position", "net_amount"}
+    for model in (QuoteLine, SalesOrderLine):
+        assert set(model.__table__.columns.keys()) - bookkeeping == copied, model

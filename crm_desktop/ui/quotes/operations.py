@@ -28,7 +28,6 @@ from crm_desktop.models import (
     Price,
     Product,
     Quote,
-    QuoteLine,
     SalesOrder,
     SalesOrderLine,
     User,
@@ -161,12 +160,7 @@ def _lines(session: Session, quote: Quote) -> tuple[LineDraft, ...]:
                 )
             )
         }
-    rows = session.execute(
-        select(QuoteLine, Product.code, Product.unit)
-        .outerjoin(Product, Product.id == QuoteLine.product_id)
-        .where(QuoteLine.quote_id == quote.id, QuoteLine.deleted.is_(False))
-        .order_by(QuoteLine.position, QuoteLine.created_at, QuoteLine.id)
-    )
+    rows = quote_service.line_rows(session, quote.id)
     return tuple(
         LineDraft(
             line_id=line.id,
@@ -383,15 +377,7 @@ def _save(session: Session, request: SaveRequest) -> uuid.UUID:
         session=session,
         quote_id=quote_id,
         lines=[
-            quote_service.LineInput(
-                line_id=line.line_id,
-                product_id=line.product_id,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                discount_percent=line.discount_percent,
-                tax_rate=line.tax_rate,
-            )
+            quote_service.LineInput(line_id=line.line_id, **quote_service.line_values(line))
             for line in request.lines
         ],
         removed_ids=request.removed_line_ids,
