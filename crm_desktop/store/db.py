@@ -7,6 +7,7 @@ owns the transaction (``with store.sessions.begin() as session: ...``); services
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,44 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
-def _on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+#: Execution option marking a connection whose transactions will write.
+WRITE_OPTION = "crm_write"
+
+
+def begin_transaction(connection: Any) -> None:
+    """``begin`` event handler: BEGIN IMMEDIATE on connections marked with :data:`WRITE_OPTION`."""
+    # A write unit of work takes SQLite's write lock at BEGIN (IMMEDIATE). A deferred
+    # transaction that reads and then writes fails at once with SQLITE_BUSY_SNAPSHOT when another
+    # connection (the sync worker applying a page) committed in between, and busy_timeout cannot
+    # help; an IMMEDIATE one simply waits its turn. Reads stay deferred so they never block.
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_sqlite_engine(path: Path | str) -> Engine:
     """An engine on the SQLite file at ``path`` with WAL and foreign keys on."""
     engine = create_engine(f"sqlite:///{path}", future=True)
     event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "begin", begin_transaction)
     return engine
+
+
+class StoreSessions(sessionmaker[Session]):
+    """The store's session factory.
+
+    ``sessions()`` gives a session for reading (deferred BEGIN, never blocks on writers);
+    ``sessions.begin()`` is a write unit of work that commits at the end and takes the write lock
+    at its first statement, so a read-then-write save waits for a concurrent sync page instead
+    of failing with "database is locked".
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self.write_engine = engine.execution_options(**{WRITE_OPTION: True})
+
+    def begin(self) -> contextlib.AbstractContextManager[Session]:
+        """A new session in a write transaction that commits (or rolls back) on exit."""
+        return self(bind=self.write_engine)._maker_context_manager()
 
 
 class Store:
@@ -52,7 +81,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.engine = create_sqlite_engine(self.path)
-        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = StoreSessions(self.engine)
         search.install(self.sessions)
         # Every ORM write also lands in the sync outbox, in the same transaction.
         outbox.install(self.sessions)

@@ -49,6 +49,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, select, text
 
 from crm_desktop.models import ENTITIES, Base, utcnow
 from crm_desktop.store import search
+from crm_desktop.store.db import WRITE_OPTION, begin_transaction
 from crm_desktop.sync import outbox, state
 from crm_desktop.sync.clock import ClockError, Hlc
 from crm_desktop.sync.protocol import (
@@ -165,17 +166,10 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
-def _on_begin(connection: Any) -> None:
-    # Writes take the lock up front: a deferred transaction that reads and then writes can fail
-    # with SQLITE_BUSY_SNAPSHOT when the UI committed in between, and busy_timeout can't help.
-    immediate = connection.get_execution_options().get("crm_write", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
 def _create_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "begin", begin_transaction)
     return engine
 
 
@@ -234,7 +228,7 @@ class SyncEngine:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with (
-            self._engine.connect().execution_options(crm_write=True) as connection,
+            self._engine.connect().execution_options(**{WRITE_OPTION: True}) as connection,
             connection.begin(),
         ):
             yield connection
@@ -913,7 +907,7 @@ class SyncEngine:
             assert raw is not None
             raw.execute("PRAGMA secure_delete=ON")
             try:
-                with connection.execution_options(crm_write=True).begin():
+                with connection.execution_options(**{WRITE_OPTION: True}).begin():
                     for table in reversed(Base.metadata.sorted_tables):
                         connection.execute(table.delete())
                     for name in search.SEARCH_TABLES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-import pytest
+from sqlalchemy import select
 
 from crm_desktop.models import Account, User
 from crm_desktop.store import Store
@@ -12,15 +12,15 @@ from crm_desktop.sync import state
 from crm_desktop.sync.engine import SyncEngine
 from crm_desktop.sync.transport import Transport
 
+ROUNDS = 60
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="store sessions begin DEFERRED: a save whose transaction read before a sync page "
-    "committed fails at once with 'database is locked' (SQLITE_BUSY_SNAPSHOT, busy_timeout "
-    "cannot help). Write units of work need BEGIN IMMEDIATE (crm_desktop/store/db.py, reported)",
-)
-def test_a_save_that_overlaps_a_sync_page_waits_instead_of_failing(store: Store) -> None:
+
+def test_saves_that_overlap_sync_pages_wait_instead_of_failing(store: Store) -> None:
+    """A form save reads the record, then writes it, while the sync worker commits pages.
+
+    With deferred transactions a save whose read came before a page's commit fails at once with
+    "database is locked" (SQLITE_BUSY_SNAPSHOT); write units of work must wait their turn instead.
+    """
     with store.sessions.begin() as session:
         user = User(username="ada")
         session.add(user)
@@ -28,29 +28,39 @@ def test_a_save_that_overlaps_a_sync_page_waits_instead_of_failing(store: Store)
         account = Account(name="Acme", owner_id=user.id)
         session.add(account)
     engine = SyncEngine(store.path, Transport("http://127.0.0.1:9"))
-    read_done, page_committed = threading.Event(), threading.Event()
+    start = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    def save() -> None:  # the UI's store worker saving a form
+    def save_forms() -> None:  # the UI's store worker saving a form again and again
         try:
-            with store.sessions.begin() as session:
-                loaded = session.get(Account, account.id)
-                assert loaded is not None
-                read_done.set()
-                page_committed.wait(10)
-                loaded.phone = "+1 555 0100"
+            start.wait(10)
+            for n in range(ROUNDS):
+                with store.sessions.begin() as session:
+                    loaded = session.get(Account, account.id)
+                    assert loaded is not None
+                    loaded.phone = f"+1 555 01{n:02d}"
         except BaseException as exc:
             errors.append(exc)
 
-    worker = threading.Thread(target=save)
+    def apply_pages() -> None:  # the sync worker applying pulled pages with their cursor
+        try:
+            start.wait(10)
+            for n in range(ROUNDS):
+                with engine._write() as connection:
+                    state.load(connection)
+                    state.set_values(connection, cursor=n + 1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_forms), threading.Thread(target=apply_pages)]
     try:
-        with engine._write() as connection:  # a pulled page being applied
-            state.set_values(connection, cursor=1)
-            worker.start()
-            assert read_done.wait(10)
-        page_committed.set()
-        worker.join(10)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
     finally:
-        page_committed.set()
         engine.close()
     assert errors == [], errors
+    with store.sessions() as session:
+        assert session.scalars(select(Account.phone)).one() == f"+1 555 01{ROUNDS - 1:02d}"
+        assert engine.state().cursor == ROUNDS
