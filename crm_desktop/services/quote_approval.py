@@ -187,13 +187,22 @@ def manages(session: Session, manager_id: uuid.UUID, user_id: uuid.UUID | None) 
     return False
 
 
+def may_decide(session: Session, user: User | None, quote: Quote) -> bool:
+    """Whether ``user`` may approve or decline ``quote``'s discount (what :func:`approve`
+    checks): an active admin, or an active manager above the quote's owner."""
+    if not can_approve(user):
+        return False
+    assert user is not None
+    return user.role == Role.ADMIN or manages(session, user.id, quote.owner_id)
+
+
 def _approver(session: Session, approver_id: uuid.UUID | None, quote: Quote) -> User:
     """The approver, if they may decide ``quote``: an admin, or a manager above its owner."""
     approver = session.get(User, approver_id) if approver_id else None
     if not can_approve(approver):
         raise ValidationError("approver", "only a manager can approve or decline a discount")
     assert approver is not None
-    if approver.role != Role.ADMIN and not manages(session, approver.id, quote.owner_id):
+    if not may_decide(session, approver, quote):
         raise ValidationError(
             "approver",
             "only the quote owner's manager (or a manager above them) or an admin can decide "

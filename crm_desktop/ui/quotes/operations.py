@@ -222,7 +222,8 @@ def _approval(
         threshold=threshold,
         needs_approval=quote_approval.exceeds(discount, threshold),
         pending=quote.status == QuoteStatus.PENDING_APPROVAL,
-        can_approve=quote_approval.can_approve(user),
+        # The approve/decline buttons show only for someone approve() will accept.
+        can_approve=quote_approval.may_decide(session, user, quote),
         history=tuple(quote_approval.approval_history(session=session, quote_id=quote.id)),
     )
 

@@ -1,10 +1,11 @@
-"""The account page's sales orders come in one query, however many there are."""
+"""Quote operations for the screens: an account's orders in one query; who sees approve."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
 
+from crm_desktop.config import Profile
 from crm_desktop.models import Opportunity
 from crm_desktop.services import quotes as quote_service
 from crm_desktop.store import Store
@@ -42,3 +43,36 @@ def test_orders_for_account_is_one_query(store: Store) -> None:
     selects = [s for s in many if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1, selects
     assert len(many) == len(few)
+
+
+def test_editor_offers_approval_only_to_who_may_decide(store: Store, profile: Profile) -> None:
+    from decimal import Decimal
+
+    from crm_desktop.models import User
+    from crm_desktop.models.enums import Role
+    from crm_desktop.services import quote_approval
+
+    with store.sessions.begin() as session:
+        world = seed_quote_world(session)
+        outsider = User(username="other.team", role=Role.MANAGER)
+        session.add(outsider)
+        session.flush()
+        outsider_id = outsider.id
+        q = quote_service.create_quote(
+            session=session, opportunity_id=world["opportunity"], discount_percent="40"
+        )
+        quote_service.add_line(
+            session=session, quote_id=q.quote_id, description="Service", unit_price="100"
+        )
+        quote_approval.send_or_request_approval(
+            session=session, quote_id=q.quote_id, user_id=world["rep"], threshold=Decimal(10)
+        )
+    shown = {
+        name: operations.load_quote(store, profile, q.quote_id, user).approval.can_approve
+        for name, user in (
+            ("rep", world["rep"]),
+            ("manager", world["manager"]),
+            ("outsider", outsider_id),
+        )
+    }
+    assert shown == {"rep": False, "manager": True, "outsider": False}
