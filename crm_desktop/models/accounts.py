@@ -22,7 +22,12 @@ class Account(SyncMixin, Base):
     """A customer or prospect: a company, or an individual person buying for themselves."""
 
     __tablename__ = "account"
-    __table_args__ = (Index("ix_account_owner_name", "owner_id", "name"),)
+    __table_args__ = (
+        Index("ix_account_owner_name", "owner_id", "name"),
+        # Lists page through live accounts in name order; a partial index skips tombstones
+        # without a table lookup per row (the predicate is the one SQLAlchemy renders).
+        Index("ix_account_live_name", "name", sqlite_where=text("deleted IS 0")),
+    )
 
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[AccountKind] = mapped_column(enum_column(AccountKind), default=AccountKind.COMPANY)
@@ -51,6 +56,7 @@ class Contact(SyncMixin, Base):
     __tablename__ = "contact"
     __table_args__ = (
         Index("ix_contact_full_name", "full_name"),
+        Index("ix_contact_live_full_name", "full_name", sqlite_where=text("deleted IS 0")),
         # find_contact_by_email compares lower(trim(email)): addresses typed or imported keep
         # their case and stray spaces, so the lookup needs the same expression indexed.
         Index("ix_contact_email_lower", text("lower(trim(email))")),

@@ -35,13 +35,9 @@ from crm_desktop.models import Account, Contact, Lead, Opportunity
 
 SEARCH_TABLES = ("search_doc", "search_fts")
 
-#: DDL run by the migration that introduces search (and by tests that build a bare schema).
-CREATE_STATEMENTS = (
-    "CREATE TABLE search_doc (id INTEGER PRIMARY KEY, entity TEXT NOT NULL, ref TEXT NOT NULL UNIQUE,"
-    " title TEXT NOT NULL, subtitle TEXT NOT NULL DEFAULT '')",
-    "CREATE VIRTUAL TABLE search_fts USING fts5(words, cjk1, cjk2, compact,"
-    " tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')",
-)
+# The tables themselves are made by migrations 0002 (search_doc, search_fts) and 0005 (the FTS
+# table's current options: prefix indexes for 1, 2 and 3 characters, so the last, still short
+# word of a query such as "john s" never scans every term starting with "s").
 
 _CJK = (
     r"\u2e80-\u2fff\u3040-\u30ff\u3100-\u312f\u3131-\u318f\u31a0-\u31ff\u3400-\u4dbf"

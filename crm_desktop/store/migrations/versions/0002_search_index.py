@@ -12,7 +12,15 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from crm_desktop.store.search import CREATE_STATEMENTS, reindex
+from crm_desktop.store.search import reindex
+
+# The DDL as this revision made it (later revisions change the FTS options; see 0005).
+CREATE_STATEMENTS = (
+    "CREATE TABLE search_doc (id INTEGER PRIMARY KEY, entity TEXT NOT NULL, ref TEXT NOT NULL UNIQUE,"
+    " title TEXT NOT NULL, subtitle TEXT NOT NULL DEFAULT '')",
+    "CREATE VIRTUAL TABLE search_fts USING fts5(words, cjk1, cjk2, compact,"
+    " tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')",
+)
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
