@@ -715,13 +715,13 @@ def publish_pending(connection: Connection) -> int:
                     for n, rid in enumerate(ids, start=1)
                 ],
             )
-    # Exits take the sequence of their record's change (numbered now or in an earlier pass).
-    connection.execute(
-        update(sync_exit)
-        .where(sync_exit.c.seq.is_(None), sync_exit.c.record_id == sync_record.c.record_id)
-        .where(sync_record.c.seq.is_not(None))
-        .values(seq=sync_record.c.seq)
-    )
+        # Exits take the sequence of their record's change (committed together with it).
+        connection.execute(
+            update(sync_exit)
+            .where(sync_exit.c.seq.is_(None), sync_exit.c.record_id == sync_record.c.record_id)
+            .where(sync_record.c.seq.is_not(None))
+            .values(seq=sync_record.c.seq)
+        )
     return len(ids)
 
 
@@ -838,8 +838,15 @@ class SyncService:
         """
         for _attempt in retrying(self.transient_retries):
             try:
-                with write_transaction(self.engine) as connection:
-                    return publish_pending(connection)
+                with self.engine.connect() as connection:
+                    connection.execution_options(crm_write=True)
+                    with connection.begin() as transaction:
+                        published = publish_pending(connection)
+                        if not published:
+                            # Another push numbered ours while we waited for the lock. A
+                            # rollback releases it without the WAL flush a COMMIT would cost.
+                            transaction.rollback()
+                        return published
             except DBAPIError as exc:
                 if not is_transient(exc):
                     raise
