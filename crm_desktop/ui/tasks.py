@@ -6,10 +6,17 @@ and closes its own Session there, and must return plain data (ids, frozen datacl
 never live ORM objects. ``on_done``/``on_error`` are then called on the UI thread through a
 queued signal. A callback whose QObject was destroyed meanwhile is skipped, so a closed dialog
 never receives a late result.
+
+The callbacks stay in a table on the runner, keyed by a task number, and only that number
+travels through the worker: ``on_done``/``on_error`` are usually bound methods of widgets, and a
+widget whose last reference went away on the worker thread would be destroyed there. Tasks
+still queued when :meth:`TaskRunner.shutdown` runs are cancelled and dropped without a word:
+they were abandoned on purpose.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import traceback
 from collections.abc import Callable
@@ -44,6 +51,9 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-store")
         self._pending = 0
+        self._ids = itertools.count(1)
+        #: Task number -> (future, on_done, on_error); touched on the UI thread only.
+        self._tasks: dict[int, tuple[Future[Any], Any, Any]] = {}
         self._finished.connect(self._on_worker_finished, Qt.ConnectionType.QueuedConnection)
 
     @property
@@ -62,14 +72,24 @@ class TaskRunner(QObject):
         self._pending += 1
         if self._pending == 1:
             self.busy_changed.emit(True)
+        task_id = next(self._ids)
         future = self._executor.submit(fn)
-        future.add_done_callback(lambda f: self._finished.emit((f, on_done, on_error)))
+        self._tasks[task_id] = (future, on_done, on_error)
+        # Only the number crosses threads (see the module docstring); the signal is queued, so
+        # even a future that is already done is delivered after this entry exists.
+        finished = self._finished
+        future.add_done_callback(lambda _f: finished.emit(task_id))
         return future
 
-    def _on_worker_finished(self, payload: tuple[Future[Any], Any, Any]) -> None:
-        future, on_done, on_error = payload
+    def _on_worker_finished(self, task_id: int) -> None:
+        entry = self._tasks.pop(task_id, None)
+        if entry is None:
+            return
+        future, on_done, on_error = entry
         self._pending -= 1
         try:
+            if future.cancelled():
+                return  # queued when the runner shut down: abandoned on purpose
             error = future.exception()
             if error is None:
                 if on_done is not None and _alive(on_done):
@@ -85,5 +105,8 @@ class TaskRunner(QObject):
                 self.busy_changed.emit(False)
 
     def shutdown(self) -> None:
-        """Finish running work and stop the worker (call before disposing of the store)."""
+        """Finish running work and stop the worker (call before disposing of the store).
+
+        Work still queued is cancelled; its callbacks are never called.
+        """
         self._executor.shutdown(wait=True, cancel_futures=True)
