@@ -7,7 +7,9 @@ stands now. "Take the other value" writes the value that did not stand as a new,
 server's reason.
 
 Threading: the log is read and the edit written on the app's store worker
-(:class:`~crm_desktop.ui.tasks.TaskRunner`); this widget only ever holds plain data.
+(:class:`~crm_desktop.ui.tasks.TaskRunner`); this widget only ever holds plain data. Change
+notifications come in bursts (a sync announces every entity it touched), so they are gathered
+into one reload shortly after, and a hidden panel (a closed dock) reloads only when shown again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -28,14 +31,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from crm_desktop.store import Store
 from crm_desktop.sync.state import ConflictRecord, list_conflicts, take_other_value
+from crm_desktop.sync.tables import sync_conflict
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.sync_status import SyncStatusController
 
 COLUMNS = ("When", "Record", "Field", "What happened", "This device", "Head office", "Now")
+#: Notifications within this long of each other cause one reload.
+RELOAD_DELAY_MS = 150
 _RULES = {
     "lww": "Both changed it; the later edit won",
     "text_keep_both": "Both changed the text; both versions kept",
@@ -68,6 +74,29 @@ def load_rows(store: Store, limit: int = 1000) -> list[ConflictRow]:
             ):
                 titles[ref] = title
     return [ConflictRow(c, titles.get(str(c.record_id), "")) for c in conflicts]
+
+
+@dataclass(frozen=True)
+class ConflictCount:
+    """Log entries newer than what the user has seen, and the newest entry's id (0 if none)."""
+
+    unseen: int
+    newest_id: int
+
+
+def count_conflicts(store: Store, seen_through: int) -> ConflictCount:
+    """How many log entries have an id above ``seen_through`` (runs on the store worker).
+
+    The log's ids only grow, so "seen" is one number: the newest id when the user last looked.
+    """
+    with store.engine.connect() as connection:
+        newest = connection.scalar(select(func.max(sync_conflict.c.id))) or 0
+        if newest < seen_through:
+            seen_through = 0  # the log was emptied (a wiped device) and its ids started over
+        unseen = connection.scalar(
+            select(func.count()).select_from(sync_conflict).where(sync_conflict.c.id > seen_through)
+        )
+    return ConflictCount(int(unseen or 0), int(newest))
 
 
 def take_other(store: Store, conflict_id: int) -> ConflictRecord:
@@ -132,6 +161,11 @@ class ConflictsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+        self._reload = QTimer(self)
+        self._reload.setSingleShot(True)
+        self._reload.setInterval(RELOAD_DELAY_MS)
+        self._reload.timeout.connect(self.on_reload_timeout)
+        self._stale = False
         context.data_changed.connect(self.on_context_data_changed)
         if controller is not None:
             # A round can add conflicts without changing any record shown elsewhere.
@@ -208,8 +242,21 @@ class ConflictsPanel(QWidget):
         self.on_table_selection_changed()
 
     def on_controller_sync_finished(self, _report: object) -> None:
-        self.refresh()
+        self._reload.start()
 
     def on_context_data_changed(self, _entity: str) -> None:
         # After a sync or an edit the log may have grown (or an entry was taken back).
-        self.refresh()
+        self._reload.start()
+
+    def on_reload_timeout(self) -> None:
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True  # nobody is looking: read the log when shown again
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Catch up with what changed while hidden."""
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()

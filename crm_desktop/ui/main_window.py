@@ -6,6 +6,13 @@ view while a record is read or edited. Areas are built the first time they are s
 costs one list, not all of them. Record pages and the pipeline board come from their own modules
 (``ui/records``, ``ui/pipeline_board.py``); this window only places them.
 
+Sync: the window owns a :class:`~crm_desktop.ui.sync_status.SyncStatusController` (the sync
+thread), which drives the status bar's indicator. The Sync menu syncs now, signs in and out and
+opens the conflict log in a dock at the bottom; a badge in the status bar counts conflicts not
+yet looked at. What needs the user (device revoked and wiped, update required, no keyring)
+comes up in a dialog saying what happened and what to do. Shutdown order: the sync thread ends
+before the store worker, and both before the store is disposed (the app's ``main``).
+
 Window geometry, the splitter, the current area and every list's column layout are kept in the
 profile's UI state file (``Profile.ui_state_path``).
 """
@@ -18,15 +25,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -38,17 +48,24 @@ from PySide6.QtWidgets import (
 from crm_desktop.app import resources_dir
 from crm_desktop.config import Profile
 from crm_desktop.store import Store
+from crm_desktop.sync.engine import SyncReport
+from crm_desktop.sync.worker import SignedIn
+from crm_desktop.ui.conflicts_panel import ConflictCount, ConflictsPanel, count_conflicts
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.first_run import FirstRunPage, store_is_empty
 from crm_desktop.ui.global_search import GlobalSearchPopup
 from crm_desktop.ui.list_models import guarded
 from crm_desktop.ui.list_views import RecordListView
+from crm_desktop.ui.sign_in_dialog import SignInDialog
 from crm_desktop.ui.status_bar import MainStatusBar
+from crm_desktop.ui.sync_status import SyncStatusController
 
 log = logging.getLogger(__name__)
 
-#: How long after start-up the reminder centre and quote-expiry watcher begin.
+#: How long after start-up the reminder centre, the quote-expiry watcher and sync begin.
 BACKGROUND_DELAY_MS = 1500
+#: UI state key: the newest conflict-log id the user has seen (the log's ids only grow).
+CONFLICTS_SEEN_KEY = "sync/conflicts_seen"
 
 RECORD_TITLES = {
     "account": "Account",
@@ -320,8 +337,17 @@ class MainWindow(QMainWindow):
 
         self.status = MainStatusBar(self.context.runner, self)
         self.setStatusBar(self.status)
+        # Owns the sync thread and drives the status bar's indicator; started with the
+        # background services (``background=True``) or by signing in.
+        self.sync = SyncStatusController(self.context, self.status.sync, parent=self)
+        self.sign_in_dialog: SignInDialog | None = None
+        self.conflicts_dock: QDockWidget | None = None
+        self.conflicts_panel: ConflictsPanel | None = None
+        #: The last sync message box shown (device wiped, update required, no keyring).
+        self.alert: QMessageBox | None = None
         self.search_popup = GlobalSearchPopup(self.context, self)
         self._build_actions()
+        self._connect_sync()
 
         self.navigation.currentRowChanged.connect(self.on_navigation_current_row_changed)
         self.record_tabs.tabCloseRequested.connect(self.on_record_tabs_close_requested)
@@ -368,6 +394,17 @@ class MainWindow(QMainWindow):
         )
         self.close_record_action.setShortcuts([QKeySequence("Ctrl+W"), QKeySequence("Ctrl+F4")])
         view_menu.addAction(self.close_record_action)
+        sync_menu = menu.addMenu("&Sync")
+        self.sync_now_action = self._action("Sync &now", "F9", self.sync.request_sync)
+        self.sign_in_action = self._action("Sign &in…", "", self.open_sign_in)
+        self.sign_out_action = self._action("Sign &out", "", self.sync.sign_out)
+        self.conflicts_action = self._action("&Conflicts…", "", self.show_conflicts)
+        sync_menu.addAction(self.sync_now_action)
+        sync_menu.addSeparator()
+        sync_menu.addAction(self.sign_in_action)
+        sync_menu.addAction(self.sign_out_action)
+        sync_menu.addSeparator()
+        sync_menu.addAction(self.conflicts_action)
 
     def _action(self, text: str, shortcut: str, slot: Callable[..., object]) -> QAction:
         action = QAction(text, self)
@@ -441,8 +478,9 @@ class MainWindow(QMainWindow):
         if not empty:
             FirstRunPage.mark_done(self.ui_state)
             return
-        self.first_run = FirstRunPage(self.context, self.ui_state)
+        self.first_run = FirstRunPage(self.context, self.ui_state, sync=self.sync)
         self.first_run.finished.connect(self.on_first_run_finished)
+        self.first_run.connect_requested.connect(self.open_sign_in)
         self.areas.addWidget(self.first_run)
         self.areas.setCurrentWidget(self.first_run)
         # A welcome page, not a list: nothing to navigate to until the user has chosen.
@@ -453,15 +491,21 @@ class MainWindow(QMainWindow):
         page, self.first_run = self.first_run, None
         self.navigation.setEnabled(True)
         self.navigation.show()
-        for widget in self._area_widgets.values():
-            if isinstance(widget, RecordListView):
-                widget.set_current_user(self.context.current_user_id)
+        self._apply_current_user()
         self.show_area_at(max(self.navigation.currentRow(), 0))
         if page is not None:
             self.areas.removeWidget(page)
             page.deleteLater()
         if choice == "demo":
             self.status.showMessage("Demo data loaded", 5000)
+        elif choice == "connect":
+            self.status.showMessage("Your data from head office is here", 5000)
+
+    def _apply_current_user(self) -> None:
+        """Lists filtering on "mine" follow the user this profile works as."""
+        for widget in self._area_widgets.values():
+            if isinstance(widget, RecordListView):
+                widget.set_current_user(self.context.current_user_id)
 
     # --- records --------------------------------------------------------------------------
     def on_context_record_requested(self, entity: str, record_id: uuid.UUID | None) -> None:
@@ -615,11 +659,19 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        # Now, not only in shutdown(): the sync thread belongs to this window, and a running
+        # QThread destroyed with it (a window closed and deleted without shutdown) aborts.
+        self.sync.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop background work (call after the event loop ended, before disposing of the store)."""
+        """Stop background work (call after the event loop ended, before disposing of the store).
+
+        Sync first: a round writes to the store and may still be queueing refreshes; then the
+        store worker. The caller disposes of the store last.
+        """
         self._shut_down = True
+        self.sync.shutdown()
         for widget in self._area_widgets.values():
             if isinstance(widget, RecordListView):
                 widget.stop()
@@ -631,9 +683,10 @@ class MainWindow(QMainWindow):
 
     # --- background services ------------------------------------------------------------
     def _start_background_services(self) -> None:
-        """Reminders (ui/calendar) and quote expiry (ui/quotes), when this build has them."""
+        """Sync, reminders (ui/calendar) and quote expiry (ui/quotes), when this build has them."""
         if self._shut_down:
             return
+        self.start_sync()
         try:
             from crm_desktop.ui.calendar import ReminderCenter
         except ImportError:
@@ -661,3 +714,153 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
         self.show_area("calendar")
+
+    # --- sync ---------------------------------------------------------------------------------
+    def _connect_sync(self) -> None:
+        self.sync.signed_in.connect(self.on_sync_signed_in)
+        self.sync.signed_out.connect(self.on_sync_signed_out)
+        self.sync.sync_finished.connect(self.on_sync_sync_finished)
+        self.sync.sync_failed.connect(self.on_sync_sync_failed)
+        self.sync.device_wiped.connect(self.on_sync_device_wiped)
+        self.sync.update_required.connect(self.on_sync_update_required)
+        self.sync.keyring_unavailable.connect(self.on_sync_keyring_unavailable)
+        self.status.conflicts.clicked.connect(self.show_conflicts)
+        self._update_sync_actions()
+
+    def start_sync(self) -> None:
+        """Sync now if signed in, then on the timer, on reconnection and after edits."""
+        if self._shut_down:
+            return
+        self.sync.start()
+        self._count_conflicts()
+
+    def open_sign_in(self) -> SignInDialog:
+        """Show the sign-in dialog (window-modal; the one already open is brought forward)."""
+        dialog = self.sign_in_dialog
+        if dialog is None or not shiboken6.isValid(dialog) or not dialog.isVisible():
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog.deleteLater()
+            # Read now, so it offers the server and user name of the last sign-in.
+            dialog = SignInDialog(self.sync, self.profile.settings(), self)
+            self.sign_in_dialog = dialog
+            dialog.open()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def show_conflicts(self) -> ConflictsPanel:
+        """Show the conflict log in a dock at the bottom (built the first time)."""
+        if self.conflicts_dock is None or self.conflicts_panel is None:
+            panel = ConflictsPanel(self.context, self.sync)
+            panel.load_finished.connect(self.on_conflicts_panel_load_finished)
+            panel.value_taken.connect(self.on_conflicts_panel_value_taken)
+            dock = QDockWidget("Conflicts", self)
+            dock.setObjectName("conflictsDock")
+            dock.setWidget(panel)
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            self.conflicts_dock, self.conflicts_panel = dock, panel
+        self.conflicts_dock.show()
+        self.conflicts_dock.raise_()
+        return self.conflicts_panel
+
+    def _update_sync_actions(self) -> None:
+        signed_in = self.sync.signed_in_as is not None
+        self.sync_now_action.setEnabled(signed_in)
+        self.sign_out_action.setEnabled(signed_in)
+        self.sign_out_action.setText(
+            f"Sign &out {self.sync.signed_in_as}" if signed_in else "Sign &out"
+        )
+
+    def _count_conflicts(self) -> None:
+        store, seen = self.store, self._conflicts_seen()
+        self.context.runner.submit(
+            lambda: count_conflicts(store, seen), on_done=self._on_conflicts_counted
+        )
+
+    def _conflicts_seen(self) -> int:
+        try:
+            return int(str(self.ui_state.value(CONFLICTS_SEEN_KEY, 0)))
+        except ValueError:
+            return 0
+
+    def _on_conflicts_counted(self, count: ConflictCount) -> None:
+        if self.conflicts_dock is not None and self.conflicts_dock.isVisible():
+            return  # the open panel reloads by itself and marks what it shows as seen
+        self.status.set_unseen_conflicts(count.unseen)
+        self.conflicts_action.setText(
+            f"&Conflicts ({count.unseen:,} new)…" if count.unseen else "&Conflicts…"
+        )
+
+    def on_conflicts_panel_load_finished(self, _rows: int) -> None:
+        panel = self.conflicts_panel
+        if panel is None or not panel.isVisible():
+            return
+        newest = panel.rows[0].conflict.id if panel.rows else 0
+        self.ui_state.setValue(CONFLICTS_SEEN_KEY, newest)
+        self.status.set_unseen_conflicts(0)
+        self.conflicts_action.setText("&Conflicts…")
+
+    def on_conflicts_panel_value_taken(self, entity: str, _record_id: object) -> None:
+        self.status.showMessage(
+            f"Other value taken for the {RECORD_TITLES.get(entity, entity).lower()}; "
+            "it is sent with the next sync",
+            8000,
+        )
+
+    def on_sync_signed_in(self, who: SignedIn) -> None:
+        self._update_sync_actions()
+        self._apply_current_user()
+        self.status.showMessage(f"Signed in to {who.server_url} as {who.username}", 8000)
+
+    def on_sync_signed_out(self) -> None:
+        self._update_sync_actions()
+        self.status.showMessage(
+            "Signed out: the sign-in token is forgotten; your data stays on this computer", 8000
+        )
+
+    def on_sync_sync_finished(self, _report: SyncReport) -> None:
+        self._update_sync_actions()
+        self._count_conflicts()
+
+    def on_sync_sync_failed(self, _kind: str, _message: str) -> None:
+        # A refused or missing token signs the profile out; the menu follows.
+        self._update_sync_actions()
+
+    def on_sync_device_wiped(self, message: str) -> None:
+        self._alert(
+            "This device was revoked",
+            "Head office revoked this computer's access, so Field CRM has removed the company "
+            "data that was stored on it.",
+            f"{message}\n\nIf this is a mistake, ask your administrator to restore your access, "
+            "then sign in again (Sync → Sign in…) to download your data.",
+        )
+
+    def on_sync_update_required(self, message: str) -> None:
+        self._alert(
+            "Update required",
+            "This version of Field CRM and the head-office server no longer understand each "
+            "other, so sync has stopped. Your changes stay safe on this computer.",
+            f"{message}\n\nInstall the current version of Field CRM (your administrator knows "
+            "which), then sync again (Sync → Sync now).",
+        )
+
+    def on_sync_keyring_unavailable(self, message: str) -> None:
+        self._alert(
+            "No keyring for the sign-in",
+            "Field CRM keeps your sign-in token only in the system keyring, and it could not "
+            "use one, so sync has stopped. Nothing was written to a plain file.",
+            f"{message}\n\nThen sync again (Sync → Sync now), or sign in again if asked.",
+        )
+
+    def _alert(self, title: str, text: str, detail: str) -> None:
+        """A window-modal warning that does not block the event loop (sync carries on behind)."""
+        if self.alert is not None and shiboken6.isValid(self.alert):
+            self.alert.close()
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setObjectName("syncAlert")
+        box.setInformativeText(detail)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.alert = box
+        box.open()

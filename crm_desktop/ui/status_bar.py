@@ -1,15 +1,24 @@
 """The main window's status bar: what the list shows, whether work is running, and sync state.
 
-The sync part is a placeholder widget with a small API (:meth:`SyncStatusWidget.set_state`) that
-the sync worker will drive; until sync lands it says "Offline — not connected".
+The sync part is a small widget with one API (:meth:`SyncStatusWidget.set_state`) driven by
+:class:`~crm_desktop.ui.sync_status.SyncStatusController`; on its own it says "Offline — not
+connected". Beside it a badge counts conflicts the user has not looked at yet (hidden at zero).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStatusBar, QStyle, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QStatusBar,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
 
 from crm_desktop.ui.tasks import TaskRunner
 
@@ -35,7 +44,7 @@ _ICONS = {
 
 
 class SyncStatusWidget(QWidget):
-    """Icon and text telling the user where sync stands (driven by the sync worker later)."""
+    """Icon and text telling the user where sync stands (driven by the sync controller)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +59,8 @@ class SyncStatusWidget(QWidget):
         layout.addWidget(self.label)
         self.state = SyncState.OFFLINE
         self.set_state(SyncState.OFFLINE, "Offline — not connected")
+        # The controller syncs on a click; the hand says the indicator can be clicked.
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
 
     def set_state(self, state: SyncState, text: str, detail: str = "") -> None:
         """Show ``state`` with ``text``; ``detail`` becomes the tooltip (e.g. last sync time)."""
@@ -65,7 +76,9 @@ class SyncStatusWidget(QWidget):
 
 
 class MainStatusBar(QStatusBar):
-    """Status bar with the current list's summary, a delayed busy indicator and sync state."""
+    """Status bar with the current list's summary, a delayed busy indicator, sync state and a
+    badge for unseen conflicts (``conflicts``: its ``clicked`` opens them, wired by the window).
+    """
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,8 +92,18 @@ class MainStatusBar(QStatusBar):
         self.busy.setTextVisible(False)
         self.busy.hide()
         self.sync = SyncStatusWidget(self)
+        self.conflicts = QToolButton(self)
+        self.conflicts.setObjectName("conflictsBadge")
+        self.conflicts.setAutoRaise(True)
+        self.conflicts.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.conflicts.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        )
+        self.conflicts.setToolTip("Edits made here and elsewhere met; click to review them")
+        self.conflicts.hide()
         self.addWidget(self.summary, 1)
         self.addPermanentWidget(self.busy)
+        self.addPermanentWidget(self.conflicts)
         self.addPermanentWidget(self.sync)
         self._busy_timer = QTimer(self)
         self._busy_timer.setSingleShot(True)
@@ -94,6 +117,11 @@ class MainStatusBar(QStatusBar):
         else:
             self._busy_timer.stop()
             self.busy.hide()
+
+    def set_unseen_conflicts(self, count: int) -> None:
+        """Show how many conflicts arrived since the user last looked (hidden at zero)."""
+        self.conflicts.setText(f"{count:,} conflict{'s' if count != 1 else ''}")
+        self.conflicts.setVisible(count > 0)
 
     def set_summary(self, text: str) -> None:
         """Show what the current area holds ("1,204 of 100,000 contacts")."""

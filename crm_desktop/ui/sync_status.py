@@ -9,9 +9,15 @@ offline, last sync, changes waiting to be sent, and progress while a round runs.
 * when connectivity returns: while offline it probes the server with exponential back-off
   (5 s, 10 s, 20 s ... capped) and syncs as soon as the server answers,
 * a few seconds after local edits (so colleagues see them soon), and
-* on demand (:meth:`SyncStatusController.sync_now`, or a click on the indicator).
+* on demand (:meth:`SyncStatusController.request_sync`: the Sync menu or a click on the
+  indicator).
 
 A request while a round runs is remembered and run once afterwards, never in parallel.
+
+What needs the user's attention is announced by signal for the window to show in a dialog: the
+device was revoked and wiped, an update is required, or no OS keyring can hold the token. Each
+of those also stops the timer, so the dialog is not repeated every few minutes; asking for a
+sync again retries.
 
 Threading: everything here runs on the UI thread; network and database work happens in the
 worker (:mod:`crm_desktop.sync.worker`), whose results arrive as queued signals, so the UI never
@@ -39,6 +45,17 @@ PROBE_MAX_MS = 5 * 60_000
 #: Local edits are pushed this long after the last one (edits in a burst travel together).
 PUSH_DELAY_MS = 10_000
 
+_SIGN_IN_HINT = "Sign in to head office to sync (Sync menu → Sign in…)"
+
+
+def is_keyring_problem(message: str) -> bool:
+    """Whether a sync error is the keyring's (missing backend, locked, refused).
+
+    The worker reports :class:`~crm_desktop.sync.credentials.KeyringUnavailable` as a plain
+    error with its message, and every such message names the keyring.
+    """
+    return "keyring" in message.lower()
+
 
 class SyncStatusController(QObject):
     """Schedules sync rounds and shows their state (see the module docstring).
@@ -52,6 +69,12 @@ class SyncStatusController(QObject):
         sign_in_failed(str): why a sign-in failed.
         signed_out(): the token was forgotten.
         online_changed(bool): the server became reachable or unreachable.
+        sync_failed(str, str): a round did not finish: its kind (the ``crm_desktop.sync.worker``
+            constants: ``offline``, ``signed_out``, ``wiped``, ...) and a message for the user.
+        progress_reported(str, int, int): while a round runs: phase ("push"/"pull"), done,
+            total (-1 if unknown).
+        keyring_unavailable(str): no OS keyring could read or keep the device token; the message
+            says how to configure one (show it in a dialog). Sync stops until asked again.
     """
 
     sync_finished = Signal(object)
@@ -61,6 +84,9 @@ class SyncStatusController(QObject):
     sign_in_failed = Signal(str)
     signed_out = Signal()
     online_changed = Signal(bool)
+    sync_failed = Signal(str, str)
+    progress_reported = Signal(str, int, int)
+    keyring_unavailable = Signal(str)
 
     def __init__(
         self,
@@ -82,6 +108,9 @@ class SyncStatusController(QObject):
         self.last_sync: datetime | None = None
         self.pending = (0, 0)
         self.stopped_reason: str | None = None
+        #: The settings still name the server and user after a sign-out (so the sign-in dialog
+        #: can offer them again); this says the token behind them is gone.
+        self._token_gone = False
         self._again = False
         self._notifying = False
         self._problem: tuple[SyncState, str, str] | None = None
@@ -110,13 +139,19 @@ class SyncStatusController(QObject):
         worker.probe_finished.connect(self.on_worker_probe_finished)
         context.data_changed.connect(self.on_context_data_changed)
         widget.installEventFilter(self)
-        widget.setToolTip("Click to sync now")
+        # Said at once, not after the first round: the window opens before sync starts.
+        if self.signed_in_as is None:
+            self._show(SyncState.OFFLINE, "Not signed in", _SIGN_IN_HINT)
+        else:
+            self._show(SyncState.OFFLINE, "Not synced yet")
 
     # --- public API (UI thread) ---------------------------------------------------------
 
     @property
     def signed_in_as(self) -> str | None:
         """The user name this profile syncs as, if signed in to a server."""
+        if self._token_gone:
+            return None
         settings = self.context.profile.settings()
         if settings.get("server_url") and settings.get("username"):
             return settings.get("username")
@@ -126,7 +161,7 @@ class SyncStatusController(QObject):
         """Begin: count pending changes, sync now if signed in, then every interval."""
         self.sync_thread.request_pending()
         if self.signed_in_as is None:
-            self._show_problem(SyncState.OFFLINE, "Not signed in", "Sign in to head office to sync")
+            self._show_problem(SyncState.OFFLINE, "Not signed in", _SIGN_IN_HINT)
             return
         self._interval.start()
         self.sync_now()
@@ -141,6 +176,11 @@ class SyncStatusController(QObject):
             return
         self.running = True
         self.sync_thread.request_sync()
+
+    def request_sync(self) -> None:
+        """A sync the user asked for (menu, indicator): also retries after sync was stopped."""
+        self.stopped_reason = None
+        self.sync_now()
 
     def sign_in(self, server_url: str, username: str, password: str, ca_file: str = "") -> None:
         """Sign in on the worker; :attr:`signed_in` or :attr:`sign_in_failed` follows."""
@@ -206,6 +246,7 @@ class SyncStatusController(QObject):
         self._show(SyncState.SYNCING, "Syncing…")
 
     def on_worker_progress_reported(self, phase: str, done: int, total: int) -> None:
+        self.progress_reported.emit(phase, done, total)
         if phase == "push":
             self._show(SyncState.SYNCING, f"Sending changes… {done:,} of {max(total, done):,}")
         else:
@@ -235,9 +276,11 @@ class SyncStatusController(QObject):
             self._show_problem(SyncState.ERROR, "Server busy — will retry", message)
             self._schedule_probe()
         elif kind == kinds.SIGNED_OUT:
+            self._token_gone = True
             self._interval.stop()
             self._show_problem(SyncState.OFFLINE, "Not signed in", message)
         elif kind == kinds.WIPED:
+            self._token_gone = True
             self._interval.stop()
             self._notify(set(ENTITIES))
             self._show_problem(SyncState.ERROR, "Device revoked — local data wiped", message)
@@ -250,8 +293,13 @@ class SyncStatusController(QObject):
             self.update_required.emit(message)
         elif kind == kinds.CANCELLED:
             self._show_idle()
+        elif is_keyring_problem(message):
+            self._interval.stop()
+            self._show_problem(SyncState.ERROR, "No keyring for the sign-in", message)
+            self.keyring_unavailable.emit(message)
         else:
             self._show_problem(SyncState.ERROR, "Sync problem", message)
+        self.sync_failed.emit(kind, message)
         self._run_again()
 
     def on_worker_pending_counted(self, mutations: int, records: int) -> None:
@@ -260,6 +308,7 @@ class SyncStatusController(QObject):
             self._show_idle()
 
     def on_worker_signed_in(self, who: SignedIn) -> None:
+        self._token_gone = False
         self.stopped_reason = None
         self._problem = None
         self.context.current_user_id = uuid.UUID(who.user_id)
@@ -267,7 +316,9 @@ class SyncStatusController(QObject):
         self.start()
 
     def on_worker_signed_out(self) -> None:
-        self._show_problem(SyncState.OFFLINE, "Signed out", "Sign in to head office to sync")
+        self._token_gone = True
+        self._push_soon.stop()
+        self._show_problem(SyncState.OFFLINE, "Signed out", _SIGN_IN_HINT)
         self.signed_out.emit()
 
     def on_worker_probe_finished(self, online: bool) -> None:
@@ -317,8 +368,7 @@ class SyncStatusController(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """A click on the indicator syncs now."""
         if watched is self.widget and event.type() == QEvent.Type.MouseButtonRelease:
-            self.stopped_reason = None
-            self.sync_now()
+            self.request_sync()
             return True
         return super().eventFilter(watched, event)
 

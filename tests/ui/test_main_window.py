@@ -82,14 +82,15 @@ def _current_list(window: MainWindow) -> RecordListView:
     return widget
 
 
-def test_opens_on_contacts_with_rows_and_offline_sync_state(
+def test_opens_on_contacts_with_rows_and_signed_out_sync_state(
     qtbot: QtBot, make_window: WindowFactory, sample_records: dict[str, Any]
 ) -> None:
     window = make_window()
     contacts = _current_list(window)
     assert contacts.entity == "contact"
     qtbot.waitUntil(lambda: contacts.model.total == 4)
-    assert window.status.sync.text == "Offline — not connected"
+    assert window.status.sync.text == "Not signed in"
+    assert not window.sync_now_action.isEnabled()  # nothing to sync with until signed in
     qtbot.waitUntil(lambda: window.status.summary.text() == "4 contacts")
     assert window.first_run is None
 
@@ -179,7 +180,7 @@ def test_first_run_start_empty(qtbot: QtBot, make_window: WindowFactory) -> None
     assert page is not None
     assert window.areas.currentWidget() is page
     assert not window.navigation.isEnabled()
-    assert not page.connect_button.isEnabled()
+    assert page.connect_button.isEnabled()  # opens the sign-in dialog (tests/sync)
     qtbot.mouseClick(page.empty_button, Qt.MouseButton.LeftButton)
     assert window.first_run is None
     assert window.navigation.isEnabled()
