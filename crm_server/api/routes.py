@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from crm_desktop.sync.protocol import (
     MIN_PROTOCOL_VERSION,
@@ -129,11 +129,21 @@ def conflicts(
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> ConflictPage:
-    """Conflict-log entries from this device's pushes, oldest first, after entry ``after``."""
+    """Conflict-log entries involving this device, oldest first, after entry ``after``: those
+    from its own pushes and those where another device's push met a value this device wrote
+    (``device_id`` then names the other device)."""
     with read_transaction(services.sync.engine) as connection:
         rows = connection.execute(
             select(conflict_log)
-            .where(conflict_log.c.device_id == auth.device_id, conflict_log.c.id > after)
+            .where(
+                conflict_log.c.id > after,
+                or_(
+                    conflict_log.c.device_id == auth.device_id,
+                    # ...or the overruled/overwritten value was this device's (the stamp's
+                    # node, after its 11-character time part, is the device id).
+                    func.substr(conflict_log.c.server_stamp, 12) == auth.device_id.hex,
+                ),
+            )
             .order_by(conflict_log.c.id)
             .limit(limit)
         ).all()

@@ -151,6 +151,10 @@ def test_concurrent_edits_merge_per_field(client: TestClient, people: dict[str, 
     # the device can read its conflicts back (e.g. after losing a push response)
     entries = client.get("/v1/conflicts", headers=mia.headers).json()["entries"]
     assert [e["conflict"]["field"] for e in entries] == ["email", "notes"]
+    # and the other side learns about them too (its value met a concurrent edit)
+    theirs = client.get("/v1/conflicts", headers=ann.headers).json()["entries"]
+    assert [e["conflict"]["field"] for e in theirs] == ["email", "notes"]
+    assert {e["device_id"] for e in theirs} == {str(mia.device_id)}
 
     # a later edit of the same field by the same device is not a conflict with itself
     assert (
