@@ -42,6 +42,8 @@ from crm_desktop.ui.sync_status import SyncStatusController
 COLUMNS = ("When", "Record", "Field", "What happened", "This device", "Head office", "Now")
 #: Notifications within this long of each other cause one reload.
 RELOAD_DELAY_MS = 150
+#: Widest a column grows to fit its contents; longer values are elided (the tooltip has all).
+MAX_COLUMN_WIDTH = 320
 _RULES = {
     "lww": "Both changed it; the later edit won",
     "text_keep_both": "Both changed the text; both versions kept",
@@ -143,6 +145,9 @@ class ConflictsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        # One line per conflict: a dock is short, and the tooltip shows a long value in full.
+        self.table.setWordWrap(False)
+        self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self.on_table_selection_changed)
@@ -166,6 +171,7 @@ class ConflictsPanel(QWidget):
         self._reload.setInterval(RELOAD_DELAY_MS)
         self._reload.timeout.connect(self.on_reload_timeout)
         self._stale = False
+        self._sized = False
         context.data_changed.connect(self.on_context_data_changed)
         if controller is not None:
             # A round can add conflicts without changing any record shown elsewhere.
@@ -182,9 +188,8 @@ class ConflictsPanel(QWidget):
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
             c = row.conflict
-            record = (
-                f"{c.entity}: {row.title}" if row.title else f"{c.entity} {str(c.record_id)[:8]}"
-            )
+            kind = c.entity.replace("_", " ").capitalize()
+            record = f"{kind}: {row.title}" if row.title else f"{kind} {str(c.record_id)[:8]}"
             what = _RULES.get(c.rule, c.rule)
             if c.rule == "rejected" and c.reason:
                 what = f"{what}: {c.reason}"
@@ -204,6 +209,13 @@ class ConflictsPanel(QWidget):
                 item.setToolTip(value)
                 item.setData(Qt.ItemDataRole.UserRole, c.id)
                 self.table.setItem(i, j, item)
+        if rows and not self._sized:
+            # Once: later reloads (after every sync) keep what the user has resized.
+            self._sized = True
+            self.table.resizeColumnsToContents()
+            header = self.table.horizontalHeader()
+            for j in range(len(COLUMNS) - 1):  # the last one stretches
+                header.resizeSection(j, min(header.sectionSize(j) + 12, MAX_COLUMN_WIDTH))
         self.message.setText("" if rows else "No conflicts: every edit went through as made.")
         self.on_table_selection_changed()
         self.load_finished.emit(len(rows))

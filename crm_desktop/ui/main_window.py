@@ -737,15 +737,16 @@ class MainWindow(QMainWindow):
     def open_sign_in(self) -> SignInDialog:
         """Show the sign-in dialog (window-modal; the one already open is brought forward)."""
         dialog = self.sign_in_dialog
-        if dialog is None or not shiboken6.isValid(dialog) or not dialog.isVisible():
-            if dialog is not None and shiboken6.isValid(dialog):
-                dialog.deleteLater()
-            # Read now, so it offers the server and user name of the last sign-in.
-            dialog = SignInDialog(self.sync, self.profile.settings(), self)
-            self.sign_in_dialog = dialog
-            dialog.open()
-        dialog.raise_()
-        dialog.activateWindow()
+        if dialog is not None and shiboken6.isValid(dialog):
+            if dialog.isVisible():
+                dialog.raise_()
+                dialog.activateWindow()
+                return dialog
+            dialog.deleteLater()
+        # Read now, so it offers the server and user name of the last sign-in.
+        dialog = SignInDialog(self.sync, self.profile.settings(), self)
+        self.sign_in_dialog = dialog
+        dialog.open()
         return dialog
 
     def show_conflicts(self) -> ConflictsPanel:

@@ -56,7 +56,15 @@ class SignInDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Sign in to head office")
         self.setObjectName("signInDialog")
+        # Wide enough for a full server address and the CA hint without eliding them.
+        self.setMinimumWidth(460)
         self._controller = controller
+        intro = QLabel(
+            "Sign in with the account head office gave you. Your password is not stored; "
+            "this computer keeps a sign-in token in the system keyring.",
+            self,
+        )
+        intro.setWordWrap(True)
         self.server_edit = QLineEdit(settings.get("server_url") or "", self)
         self.server_edit.setObjectName("serverUrl")
         self.server_edit.setPlaceholderText("https://crm.example.com")
@@ -67,7 +75,7 @@ class SignInDialog(QDialog):
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.ca_edit = QLineEdit(settings.get("ca_file") or "", self)
         self.ca_edit.setObjectName("caFile")
-        self.ca_edit.setPlaceholderText("Optional: your company's CA certificate (.pem)")
+        self.ca_edit.setPlaceholderText("Optional: company CA certificate (.pem)")
         browse = QPushButton("Browse…", self)
         browse.clicked.connect(self.on_browse_clicked)
         ca_row = QHBoxLayout()
@@ -88,6 +96,7 @@ class SignInDialog(QDialog):
         self.buttons.accepted.connect(self.on_buttons_accepted)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(intro)
         layout.addLayout(form)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)

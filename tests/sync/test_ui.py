@@ -47,9 +47,21 @@ def sign_in(
 ) -> None:
     dialog = SignInDialog(controller, profile.settings())
     qtbot.addWidget(dialog)
+    fill_in_and_sign_in(qtbot, dialog, controller, url, user)
+
+
+def fill_in_and_sign_in(
+    qtbot: QtBot,
+    dialog: SignInDialog,
+    controller: SyncStatusController,
+    url: str,
+    user: str,
+    password: str = PASSWORD,
+) -> None:
+    """Type into the dialog like a user, click "Sign in" and wait for the first sync."""
     qtbot.keyClicks(dialog.server_edit, url)
     qtbot.keyClicks(dialog.user_edit, user)
-    qtbot.keyClicks(dialog.password_edit, PASSWORD)
+    qtbot.keyClicks(dialog.password_edit, password)
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     with qtbot.waitSignal(controller.sync_finished, timeout=20_000):
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
