@@ -2,8 +2,9 @@
 
 Used by CI on the PyInstaller build, where a missing data file or hidden import shows up
 only at run time: it migrates a fresh store (the Alembic scripts must be in the bundle), loads
-the stylesheet, builds the main window offscreen with every area and lets one list read its
-first page through the store worker.
+the stylesheet, builds the main window offscreen with every area, lets one list read its
+first page through the store worker, and has the sync worker thread count the outbox (so the
+sync modules, HTTP client and keyring package are in the bundle; no server is contacted).
 """
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ def run_self_check() -> int:
                 loop.exec()
             if contacts.model.total != 0:
                 problems.append(f"contacts list of a fresh store read {contacts.model.total}")
+            # Not signed in, so starting sync only counts the outbox on the sync thread. The
+            # answer is queued to this thread, so it cannot arrive before the loop runs.
+            sync_loop = QEventLoop()
+            window.sync.sync_thread.worker.pending_counted.connect(sync_loop.quit)
+            QTimer.singleShot(10_000, lambda: sync_loop.exit(1))
+            window.sync.start()
+            if sync_loop.exec() != 0:
+                problems.append("the sync worker did not answer within 10 s")
+            elif window.sync.pending != (0, 0):
+                problems.append(f"the sync worker counted {window.sync.pending} in a fresh outbox")
             window.close()
             window.shutdown()
         finally:
