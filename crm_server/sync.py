@@ -36,7 +36,6 @@ from crm_desktop.sync.protocol import (
     Change,
     Conflict,
     ConflictRule,
-    EntityRows,
     Mutation,
     MutationResult,
     PullRequest,
@@ -193,7 +192,6 @@ class Batch:
         self._hierarchy_users: set[uuid.UUID] = set()
         self._stage = _Stage()
         self._stamps: dict[str, Hlc] = {}
-        self._mutation: int | None = None
 
     # --- mutations ----------------------------------------------------------------------
 
@@ -205,7 +203,6 @@ class Batch:
         the whole batch in a fresh transaction with savepoints.
         """
         self._stage = _Stage()
-        self._mutation = mutation.n
         savepoint = self.connection.begin_nested() if self.savepoints else None
         try:
             changes = sorted(mutation.c, key=lambda change: TABLE_ORDER[change.t])
@@ -942,8 +939,9 @@ __all__ = [
     "SERVER_NODE",
     "Batch",
     "Busy",
-    "EntityRows",
+    "NeedSavepoints",
     "Rejected",
     "SyncService",
+    "publish_pending",
     "read_cursor",
 ]
