@@ -15,8 +15,9 @@ One round (:meth:`SyncEngine.sync`) is push, then pull, then the conflict feed:
   the engine's connections because pulled records may reference records the user cannot see.
   A field with a pending local edit (a ``sync_base`` row) keeps the local value; the pulled
   value becomes its new base (rebase), and the server decides when the edit arrives.
-* **Conflicts** fetches ``GET /v1/conflicts`` after the stored id into the local log, so a
-  conflict whose push answer was lost is still recorded.
+* **Conflicts** fetches ``GET /v1/conflicts`` after the stored id into the local log after a
+  round that pushed or pulled anything, so a conflict whose push answer was lost is still
+  recorded, and so is one where another device's push overruled this device's value.
 
 Interruption anywhere (network, kill -9, cancel) leaves the store consistent: each page and each
 push answer commits atomically with its bookkeeping, and every step is idempotent to repeat.
@@ -366,9 +367,11 @@ class SyncEngine:
                 self._reset_for_resync()
                 self._pull_all(report, notify, cancel)
             report.pull_seconds = time.perf_counter() - pushed_at
-            if report.pushed:
-                # Conflicts only come from this device's pushes: a round that pushed nothing
-                # has none to fetch (a lost push answer leaves the batch to be sent again).
+            if report.pushed or report.pulled:
+                # A conflict involves this device when it pushed (its answer may have been
+                # lost) or when another device's push overruled one of its values, which then
+                # arrives here as a pulled change. A round that moved nothing has none to fetch,
+                # so the no-op sync stays one request.
                 self._fetch_conflicts(report, cancel)
         except DeviceRevoked as exc:
             reason = (

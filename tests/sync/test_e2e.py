@@ -70,11 +70,6 @@ def test_offline_edits_on_two_devices_converge(company: Any, devices: Any) -> No
     assert name_conflict.base_known and name_conflict.base == "Acme"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /v1/conflicts lists only conflicts the calling device pushed; the device whose "
-    "value was overruled later never hears of it (reported to the server owner)",
-)
 def test_conflict_lands_in_the_log_of_the_other_device_too(company: Any, devices: Any) -> None:
     laptop = devices(company.names["ann"])
     desktop = devices(company.names["ann"])
