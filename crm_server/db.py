@@ -115,6 +115,8 @@ sync_exit = Table(
     Column("entity", String(40), nullable=False),
     Column("record_id", Uuid, nullable=False),
     Index("ix_srv_sync_exit_audience_seq", "audience_user_id", "seq"),
+    # Publishing looks up the unnumbered (NULL) exits; without this it would scan them all.
+    Index("ix_srv_sync_exit_seq", "seq"),
 )
 
 conflict_log = Table(

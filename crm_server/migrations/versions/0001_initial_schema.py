@@ -556,6 +556,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('srv_sync_exit', schema=None) as batch_op:
         batch_op.create_index('ix_srv_sync_exit_audience_seq', ['audience_user_id', 'seq'], unique=False)
+        batch_op.create_index('ix_srv_sync_exit_seq', ['seq'], unique=False)
 
     op.create_table('srv_sync_record',
     sa.Column('record_id', sa.Uuid(), nullable=False),
@@ -599,6 +600,7 @@ def downgrade() -> None:
 
     op.drop_table('srv_sync_record')
     with op.batch_alter_table('srv_sync_exit', schema=None) as batch_op:
+        batch_op.drop_index('ix_srv_sync_exit_seq')
         batch_op.drop_index('ix_srv_sync_exit_audience_seq')
 
     op.drop_table('srv_sync_exit')
