@@ -15,8 +15,9 @@ import pytest
 import shiboken6
 from keyring.backends import fail
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
+from server.conftest import PASSWORD
 
 from crm_desktop.app import shield_binding_refcounts
 from crm_desktop.config import Profile
@@ -307,9 +308,10 @@ def test_no_keyring_is_named_with_the_way_out(
     assert dialog is not None
     qtbot.keyClicks(dialog.server_edit, server.url)
     qtbot.keyClicks(dialog.user_edit, company.names["ann"])
-    qtbot.keyClicks(dialog.password_edit, "correct horse battery staple")
+    qtbot.keyClicks(dialog.password_edit, PASSWORD)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     with qtbot.waitSignal(window.sync.sign_in_failed, timeout=10_000):
-        dialog.buttons.accepted.emit()
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert dialog.isVisible()
     assert "No OS keyring" in dialog.message.text()
     assert "PYTHON_KEYRING_BACKEND" in dialog.message.text()
@@ -321,7 +323,7 @@ def test_no_keyring_is_named_with_the_way_out(
     settings.set("username", company.names["ann"])
     settings.save()
     with qtbot.waitSignal(window.sync.keyring_unavailable, timeout=10_000):
-        window.sync.request_sync()
+        qtbot.mouseClick(window.status.sync, Qt.MouseButton.LeftButton)  # the indicator
     alert = window.alert
     assert alert is not None and alert.isVisible()
     assert alert.windowTitle() == "No keyring for the sign-in"
