@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return app.exec()
     finally:
+        # The window ends sync first, then the store worker; the store is disposed of last.
         window.shutdown()
         store.dispose()
 
