@@ -298,3 +298,14 @@ def test_the_app_window_runs_reminders_and_quote_expiry(
         window.show_area("calendar")
     qtbot.waitUntil(lambda: ui_is_idle(window), timeout=10_000)
     window.shutdown()
+
+
+def test_closing_the_window_ends_the_sync_thread(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window()
+    thread = window.sync.sync_thread
+    assert thread.is_running()
+    assert window.status.sync.text == "Not signed in"
+    assert [a.text() for a in window.menuBar().actions()][-1] == "&Sync"
+    window.close()
+    # Ended with the window: a running QThread destroyed with its owner would abort the app.
+    assert not thread.is_running()
