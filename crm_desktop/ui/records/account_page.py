@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from crm_desktop.models.enums import AccountKind, AccountStatus, Grade
 from crm_desktop.services import record_views as rv
 from crm_desktop.ui.calendar.activity_dialog import Links
-from crm_desktop.ui.records.base import RecordPage
-from crm_desktop.ui.records.dialogs import LinkDialog, NewOpportunityDialog
+from crm_desktop.ui.records.dialogs import NewOpportunityDialog
+from crm_desktop.ui.records.linking import LinkingPage
 from crm_desktop.ui.widgets.forms import money
 from crm_desktop.ui.widgets.picker import RecordPicker
 from crm_desktop.ui.widgets.related import RelatedList
@@ -39,7 +39,7 @@ def opportunity_cells(o: rv.OpportunityRow) -> list[str]:
     ]
 
 
-class AccountPage(RecordPage):
+class AccountPage(LinkingPage):
     """Create, edit and delete an account; see its contacts, opportunities and activities.
 
     Signals: see :class:`RecordPage`.
@@ -48,6 +48,9 @@ class AccountPage(RecordPage):
     entity = "account"
     noun = "account"
     watches = ("contact", "opportunity", "activity", "account_contact")
+    link_end = "account_id"
+    select_first_message = "Select a contact in the list first."
+    link_removed_message = "Contact removed from this account."
 
     def _build(self) -> None:
         f = self.form
@@ -77,11 +80,12 @@ class AccountPage(RecordPage):
             widths=(170, 160, 120, 200),
         )
         self.contacts.record_activated.connect(self.on_related_record_activated)
+        self.linked = self.contacts
         self.add_contact_button = QPushButton("Add contact…")
         self.add_contact_button.setObjectName("add_contact_button")
-        self.add_contact_button.clicked.connect(self.on_add_contact_button_clicked)
+        self.add_contact_button.clicked.connect(self.on_link_button_clicked)
         self.unlink_contact_button = QPushButton("Remove from account")
-        self.unlink_contact_button.clicked.connect(self.on_unlink_contact_button_clicked)
+        self.unlink_contact_button.clicked.connect(self.on_unlink_button_clicked)
         contacts_tab = QWidget()
         column = QVBoxLayout(contacts_tab)
         buttons = QHBoxLayout()
@@ -231,29 +235,3 @@ class AccountPage(RecordPage):
     def on_opportunity_dialog_written(self, opportunity_id: uuid.UUID) -> None:
         self.context.notify_changed("opportunity")
         self.context.open_record("opportunity", opportunity_id)
-
-    def on_add_contact_button_clicked(self) -> None:
-        if self.record_id is None:
-            return
-        self.link_dialog = LinkDialog(self.context, account_id=self.record_id, parent=self)
-        self.link_dialog.written.connect(self.on_link_dialog_written)
-        self.link_dialog.open()
-
-    def on_link_dialog_written(self, _link_id: uuid.UUID) -> None:
-        self.context.notify_changed("account_contact")
-
-    def on_unlink_contact_button_clicked(self) -> None:
-        contact_id = self.contacts.selected_id()
-        link_id = self._link_ids.get(contact_id) if contact_id else None
-        if link_id is None:
-            self.banner.show_message("info", "Select a contact in the list first.")
-            return
-        self.run_write(
-            lambda session: rv.unlink_contact_from_account(session=session, link_id=link_id),
-            self.on_contact_unlinked,
-            changed=("account_contact",),
-        )
-
-    def on_contact_unlinked(self, _result: object) -> None:
-        self.banner.show_message("info", "Contact removed from this account.")
-        self.reload()

@@ -13,18 +13,13 @@ from sqlalchemy.orm import Session
 from crm_desktop.models.enums import Attitude, BuyingRole, Influence
 from crm_desktop.services import record_views as rv
 from crm_desktop.ui.calendar.activity_dialog import Links
-from crm_desktop.ui.records.base import RecordPage
-from crm_desktop.ui.records.dialogs import (
-    ATTITUDE_LABELS,
-    INFLUENCE_LABELS,
-    ROLE_LABELS,
-    LinkDialog,
-)
+from crm_desktop.ui.records.dialogs import ATTITUDE_LABELS, INFLUENCE_LABELS, ROLE_LABELS
+from crm_desktop.ui.records.linking import LinkingPage
 from crm_desktop.ui.widgets.related import RelatedList
 from crm_desktop.ui.widgets.timeline import TimelinePanel
 
 
-class ContactPage(RecordPage):
+class ContactPage(LinkingPage):
     """Create, edit and delete a contact; see where they work and what they decide.
 
     Signals: see :class:`RecordPage`.
@@ -33,6 +28,9 @@ class ContactPage(RecordPage):
     entity = "contact"
     noun = "contact"
     watches = ("account", "opportunity", "activity", "account_contact", "opportunity_contact")
+    link_end = "contact_id"
+    select_first_message = "Select an account in the list first."
+    link_removed_message = "Link to the account removed."
 
     def _build(self) -> None:
         f = self.form
@@ -53,6 +51,7 @@ class ContactPage(RecordPage):
             widths=(220, 170, 140),
         )
         self.accounts.record_activated.connect(self.on_related_record_activated)
+        self.linked = self.accounts
         self.link_button = QPushButton("Works for…")
         self.link_button.setObjectName("link_account_button")
         self.link_button.setToolTip("Record an account this person works for, with title")
@@ -184,29 +183,3 @@ class ContactPage(RecordPage):
 
     def on_related_record_activated(self, entity: str, record_id: uuid.UUID) -> None:
         self.context.open_record(entity, record_id)
-
-    def on_link_button_clicked(self) -> None:
-        if self.record_id is None:
-            return
-        self.link_dialog = LinkDialog(self.context, contact_id=self.record_id, parent=self)
-        self.link_dialog.written.connect(self.on_link_dialog_written)
-        self.link_dialog.open()
-
-    def on_link_dialog_written(self, _link_id: uuid.UUID) -> None:
-        self.context.notify_changed("account_contact")
-
-    def on_unlink_button_clicked(self) -> None:
-        account_id = self.accounts.selected_id()
-        link_id = self._link_ids.get(account_id) if account_id else None
-        if link_id is None:
-            self.banner.show_message("info", "Select an account in the list first.")
-            return
-        self.run_write(
-            lambda session: rv.unlink_contact_from_account(session=session, link_id=link_id),
-            self.on_link_removed,
-            changed=("account_contact",),
-        )
-
-    def on_link_removed(self, _result: object) -> None:
-        self.banner.show_message("info", "Link to the account removed.")
-        self.reload()
