@@ -8,10 +8,12 @@ on any thread (or in the CLI) without touching the database again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +40,46 @@ class QuoteDocumentLine:
     discount_percent: Decimal
     tax_rate: Decimal
     net_amount: Decimal
+
+
+class PricedLine(Protocol):
+    """What a quote line and a sales-order line both carry for display."""
+
+    @property
+    def description(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def unit_price(self) -> Decimal: ...
+    @property
+    def discount_percent(self) -> Decimal: ...
+    @property
+    def tax_rate(self) -> Decimal: ...
+    @property
+    def net_amount(self) -> Decimal: ...
+
+
+def numbered_lines(
+    rows: Iterable[tuple[PricedLine, str | None, str | None]],
+) -> tuple[QuoteDocumentLine, ...]:
+    """Lines with their product's code and unit, numbered from 1, as a document shows them.
+
+    One conversion for the printed quote and the sales order page, which show the same columns.
+    """
+    return tuple(
+        QuoteDocumentLine(
+            position=index,
+            code=code or "",
+            description=line.description,
+            quantity=line.quantity,
+            unit=unit or "",
+            unit_price=line.unit_price,
+            discount_percent=line.discount_percent,
+            tax_rate=line.tax_rate,
+            net_amount=line.net_amount,
+        )
+        for index, (line, code, unit) in enumerate(rows, start=1)
+    )
 
 
 @dataclass(frozen=True)
@@ -141,20 +183,7 @@ def load_quote_document(
     rows = quote_service.line_rows(session, quote.id)
     # The per-rate breakdown is the quote service's arithmetic (it changes nothing here).
     totals = quote_service.compute_totals(quote, [row[0] for row in rows])
-    lines = tuple(
-        QuoteDocumentLine(
-            position=index,
-            code=code or "",
-            description=line.description,
-            quantity=line.quantity,
-            unit=unit or "",
-            unit_price=line.unit_price,
-            discount_percent=line.discount_percent,
-            tax_rate=line.tax_rate,
-            net_amount=line.net_amount,
-        )
-        for index, (line, code, unit) in enumerate(rows, start=1)
-    )
+    lines = numbered_lines(rows)
     logo = Path(company_logo).expanduser() if company_logo else None
     if logo is not None and not logo.is_file():
         logo = None

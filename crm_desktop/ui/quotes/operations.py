@@ -33,7 +33,12 @@ from crm_desktop.models import (
     User,
 )
 from crm_desktop.models.enums import QuoteStatus
-from crm_desktop.printing.quote_data import QuoteDocument, load_quote_document_from_settings
+from crm_desktop.printing.quote_data import (
+    QuoteDocument,
+    QuoteDocumentLine,
+    load_quote_document_from_settings,
+    numbered_lines,
+)
 from crm_desktop.services import catalog, quote_approval
 from crm_desktop.services import quotes as quote_service
 from crm_desktop.services.errors import NotFound, ValidationError
@@ -534,19 +539,8 @@ def orders_for_account(store: Store, account_id: uuid.UUID) -> list[OrderRow]:
         return [_order_row(order, number) for order, number in rows]
 
 
-@dataclass(frozen=True)
-class OrderLineRow:
-    """One line of a sales order."""
-
-    position: int
-    code: str
-    description: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    discount_percent: Decimal
-    tax_rate: Decimal
-    net_amount: Decimal
+#: One line of a sales order: the same columns as a printed quote line.
+OrderLineRow = QuoteDocumentLine
 
 
 @dataclass(frozen=True)
@@ -576,20 +570,7 @@ def load_order(store: Store, order_id: uuid.UUID) -> OrderDetail:
             .where(SalesOrderLine.order_id == order.id, SalesOrderLine.deleted.is_(False))
             .order_by(SalesOrderLine.position, SalesOrderLine.created_at)
         )
-        lines = tuple(
-            OrderLineRow(
-                position=index,
-                code=code or "",
-                description=line.description,
-                quantity=line.quantity,
-                unit=unit or "",
-                unit_price=line.unit_price,
-                discount_percent=line.discount_percent,
-                tax_rate=line.tax_rate,
-                net_amount=line.net_amount,
-            )
-            for index, (line, code, unit) in enumerate(rows, start=1)
-        )
+        lines = numbered_lines(rows)
         return OrderDetail(
             order=_order_row_for(session, order),
             account_name=account.name if account else "",
