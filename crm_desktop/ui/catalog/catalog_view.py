@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,9 +49,9 @@ from crm_desktop.services.errors import ServiceError
 from crm_desktop.services.money import minor_units
 from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, while_alive
 from crm_desktop.ui.context import AppContext
+from crm_desktop.ui.widgets.search_box import SearchBox
 
 #: Delay between the last keystroke and the search (fewer queries while typing a word).
-SEARCH_DELAY_MS = 150
 _GREY = QColor("#888888")
 
 
@@ -220,9 +220,7 @@ class ProductsTab(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search code, name or description…")
-        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit = SearchBox("Search code, name or description…")
         self.inactive_check = QCheckBox("Show inactive")
         self.inactive_check.setChecked(True)
         self.new_button = QPushButton("New product…")
@@ -264,9 +262,7 @@ class ProductsTab(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.count_label)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self.reload)
-        self.search_edit.textChanged.connect(self.on_search_edit_text_changed)
+        self.search_edit.search_requested.connect(self.reload)
         self.inactive_check.toggled.connect(self.reload)
         self.new_button.clicked.connect(self.on_new_button_clicked)
         self.edit_button.clicked.connect(self.on_edit_button_clicked)
@@ -292,10 +288,6 @@ class ProductsTab(QWidget):
         self.table.resizeColumnsToContents()
         self.count_label.setText(f"{len(rows)} products")
         self.products_loaded.emit(len(rows))
-
-    def on_search_edit_text_changed(self, _text: str) -> None:
-        """Debounce typing into one search."""
-        self._search_timer.start()
 
     def selected(self) -> ProductRow | None:
         """The selected product, if any."""

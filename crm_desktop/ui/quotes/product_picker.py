@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import uuid
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from crm_desktop.printing.quote_data import format_amount
 from crm_desktop.services.catalog import ProductPick
 from crm_desktop.ui.catalog.rows_model import while_alive
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.quotes import operations
+from crm_desktop.ui.widgets.search_box import SearchBox
 
-SEARCH_DELAY_MS = 150
 _PICK_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -40,9 +40,7 @@ class ProductPicker(QWidget):
         self.context = context
         self.price_list_id: uuid.UUID | None = None
         self.currency = "EUR"
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Add product: type code or name, Enter to add…")
-        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit = SearchBox("Add product: type code or name, Enter to add…")
         self.results = QListWidget()
         self.results.setMaximumHeight(150)
         self.results.hide()
@@ -51,8 +49,7 @@ class ProductPicker(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.search_edit)
         layout.addWidget(self.results)
-        self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._timer.timeout.connect(self._search)
+        self.search_edit.search_requested.connect(self._search)
         self._generation = 0
         self.search_edit.textChanged.connect(self.on_search_edit_text_changed)
         self.search_edit.installEventFilter(self)
@@ -65,14 +62,12 @@ class ProductPicker(QWidget):
         self.currency = currency
 
     def on_search_edit_text_changed(self, text: str) -> None:
-        """Debounce typing into one search; an empty field hides the list."""
+        """An empty field hides the list (the search box debounces the rest)."""
         if not text.strip():
-            self._timer.stop()
+            self.search_edit.cancel()
             self._generation += 1  # a late result for the old text must not reopen the list
             self.results.clear()
             self.results.hide()
-            return
-        self._timer.start()
 
     def _search(self) -> None:
         self._generation += 1

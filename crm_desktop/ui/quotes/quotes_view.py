@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QTimer, Signal
+from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -31,8 +30,7 @@ from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.quotes import operations
 from crm_desktop.ui.quotes.operations import QuoteListRow
 from crm_desktop.ui.quotes.quote_editor import STATUS_COLOURS, STATUS_LABELS
-
-SEARCH_DELAY_MS = 150
+from crm_desktop.ui.widgets.search_box import SearchBox
 
 
 class QuotesView(QWidget):
@@ -47,9 +45,7 @@ class QuotesView(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search number, customer or opportunity…")
-        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit = SearchBox("Search number, customer or opportunity…")
         self.status_combo = QComboBox()
         self.status_combo.addItem("All statuses", None)
         for value, label in STATUS_LABELS.items():
@@ -92,11 +88,9 @@ class QuotesView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.count_label)
-        self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._timer.timeout.connect(self.reload)
         self._generation = 0
         self._loaded = False
-        self.search_edit.textChanged.connect(self.on_search_edit_text_changed)
+        self.search_edit.search_requested.connect(self.reload)
         self.status_combo.currentIndexChanged.connect(self.reload)
         self.mine_check.toggled.connect(self.reload)
         self.new_button.clicked.connect(self.on_new_button_clicked)
@@ -132,10 +126,6 @@ class QuotesView(QWidget):
             self.table.resizeColumnToContents(column)
         self.count_label.setText(f"{len(rows)} quotes")
         self.quotes_loaded.emit(len(rows))
-
-    def on_search_edit_text_changed(self, _text: str) -> None:
-        """Debounce typing."""
-        self._timer.start()
 
     def on_new_button_clicked(self) -> None:
         """Ask the main window for a new standalone quote."""
