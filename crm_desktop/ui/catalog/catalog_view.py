@@ -20,7 +20,6 @@ from typing import Any
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
@@ -47,7 +46,7 @@ from crm_desktop.services import catalog
 from crm_desktop.services.catalog import PriceListRow, PriceRow, ProductPick, ProductRow
 from crm_desktop.services.errors import ServiceError
 from crm_desktop.services.money import minor_units
-from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, while_alive
+from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, rows_table, while_alive
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.widgets.search_box import SearchBox
 
@@ -245,14 +244,7 @@ class ProductsTab(QWidget):
             ],
             self,
         )
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setAlternatingRowColors(True)
+        self.table = rows_table(self.model, single_selection=True, alternating=True)
         top = QHBoxLayout()
         top.addWidget(self.search_edit, 1)
         top.addWidget(self.inactive_check)
@@ -411,15 +403,8 @@ class PriceListsTab(QWidget):
 
     @staticmethod
     def _table(model: RowsModel[Any]) -> QTableView:
-        table = QTableView()
-        table.setModel(model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.verticalHeader().hide()
-        table.horizontalHeader().setStretchLastSection(True)
+        table = rows_table(model, single_selection=True, alternating=True)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        table.setAlternatingRowColors(True)
         return table
 
     def selected_list(self) -> PriceListRow | None:

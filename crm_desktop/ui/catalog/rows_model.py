@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 R = TypeVar("R")
 _Index = QModelIndex | QPersistentModelIndex
@@ -82,6 +83,31 @@ class RowsModel(QAbstractTableModel, Generic[R]):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self._columns[section].title
         return None
+
+
+def rows_table(
+    model: RowsModel[Any],
+    *,
+    single_selection: bool = False,
+    alternating: bool = False,
+    stretch_last: bool = True,
+) -> QTableView:
+    """A read-only table over ``model``: whole rows selected, no row numbers.
+
+    ``single_selection`` allows one row at a time, ``alternating`` stripes the rows and
+    ``stretch_last`` gives the last column the width to spare.
+    """
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    if single_selection:
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    if stretch_last:
+        table.horizontalHeader().setStretchLastSection(True)
+    table.setAlternatingRowColors(alternating)
+    return table
 
 
 def while_alive(owner: QObject, fn: Callable[..., Any]) -> Callable[..., Any]:

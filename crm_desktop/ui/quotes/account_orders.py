@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 
 from PySide6.QtCore import QModelIndex, Signal
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from crm_desktop.printing.quote_data import format_amount
-from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, while_alive
+from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, rows_table, while_alive
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.quotes import operations
 from crm_desktop.ui.quotes.draft import OrderRow
@@ -45,12 +45,7 @@ class AccountOrdersWidget(QWidget):
             ],
             self,
         )
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = rows_table(self.model)
         self.table.doubleClicked.connect(self.on_table_double_clicked)
         self.empty_label = QLabel("No orders yet.")
         layout = QVBoxLayout(self)

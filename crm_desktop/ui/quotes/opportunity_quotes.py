@@ -13,17 +13,15 @@ import uuid
 from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from crm_desktop.printing.quote_data import format_amount
-from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, while_alive
+from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, rows_table, while_alive
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.quotes import operations
 from crm_desktop.ui.quotes.operations import QuoteListRow
@@ -63,12 +61,7 @@ class OpportunityQuotesWidget(QWidget):
             ],
             self,
         )
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = rows_table(self.model)
         self.table.doubleClicked.connect(self.on_table_double_clicked)
         self.new_button = QPushButton("New quote…")
         self.new_button.clicked.connect(self.on_new_button_clicked)

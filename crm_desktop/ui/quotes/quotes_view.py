@@ -12,20 +12,18 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from crm_desktop.printing.quote_data import format_amount
-from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, while_alive
+from crm_desktop.ui.catalog.rows_model import RIGHT, Column, RowsModel, rows_table, while_alive
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.quotes import operations
 from crm_desktop.ui.quotes.operations import QuoteListRow
@@ -70,13 +68,9 @@ class QuotesView(QWidget):
             ],
             self,
         )
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
+        self.table = rows_table(
+            self.model, single_selection=True, alternating=True, stretch_last=False
+        )
         # The opportunity name is the column with text to spare.
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         top = QHBoxLayout()
