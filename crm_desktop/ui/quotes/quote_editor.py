@@ -1017,8 +1017,13 @@ class QuoteEditor(QWidget):
         self._run(lambda: operations.send_quote(store, profile, request, quote_id, user), done)
 
     def _transition(
-        self, fn: Callable[..., EditorData], message: str, entities: tuple[str, ...] = ("quote",)
+        self,
+        fn: Callable[..., EditorData],
+        message: str,
+        entities: tuple[str, ...] = ("quote",),
+        then: Callable[[EditorData], None] | None = None,
     ) -> None:
+        """Run ``fn(store, profile, user, quote_id)`` on the stored quote; ``then`` runs last."""
         if self.header is None or self.header.id is None:
             return
         quote_id = self.header.id
@@ -1027,29 +1032,28 @@ class QuoteEditor(QWidget):
             self.context.profile,
             self.context.current_user_id,
         )
-        self._run(lambda: fn(store, profile, user, quote_id), self._after_change(message, entities))
-
-    def accept(self) -> None:
-        """The customer accepted: create the order and close the opportunity as won."""
-        if self.header is None or self.header.id is None:
-            return
-        quote_id = self.header.id
-        store, profile, user = (
-            self.context.store,
-            self.context.profile,
-            self.context.current_user_id,
-        )
-        after = self._after_change(
-            "Accepted: the sales order was created and the opportunity closed as won.",
-            ("quote", "sales_order", "opportunity", "account"),
-        )
+        after = self._after_change(message, entities)
 
         def done(data: EditorData) -> None:
             after(data)
+            if then is not None:
+                then(data)
+
+        self._run(lambda: fn(store, profile, user, quote_id), done)
+
+    def accept(self) -> None:
+        """The customer accepted: create the order and close the opportunity as won."""
+
+        def announce_order(data: EditorData) -> None:
             if data.order is not None:
                 self.order_created.emit(data.order)
 
-        self._run(lambda: operations.accept(store, profile, user, quote_id), done)
+        self._transition(
+            operations.accept,
+            "Accepted: the sales order was created and the opportunity closed as won.",
+            ("quote", "sales_order", "opportunity", "account"),
+            then=announce_order,
+        )
 
     def on_accept_button_clicked(self) -> None:
         """Ask once, then accept."""
