@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -34,6 +35,7 @@ from crm_desktop.models import (
     SalesStage,
     User,
 )
+from crm_desktop.models.base import SyncMixin
 from crm_desktop.models.enums import (
     AccountKind,
     AccountStatus,
@@ -61,6 +63,9 @@ ROLE_ORDER: tuple[BuyingRole, ...] = (
     BuyingRole.USER,
     BuyingRole.GATEKEEPER,
 )
+#: A synced table's row, as :func:`_get` returns it.
+_Row = TypeVar("_Row", bound=SyncMixin)
+
 CLOSE_PERIODS = ("this_quarter", "next_quarter", "this_year", "all")
 
 
@@ -475,7 +480,8 @@ def _changed(old: str | None, new: str) -> bool:
     return (old or "").strip() != new.strip()
 
 
-def _get(session: Session, model: type, record_id: uuid.UUID, label: str) -> object:
+def _get(session: Session, model: type[_Row], record_id: uuid.UUID, label: str) -> _Row:
+    """The live ``model`` row with this id; :class:`NotFound` named ``label`` if gone."""
     obj = session.get(model, record_id)
     if obj is None or obj.deleted:
         raise NotFound(label, record_id)
@@ -598,7 +604,6 @@ def load_account(session: Session, account_id: uuid.UUID | None) -> AccountView:
     if account_id is None:
         return AccountView(id=None, form=AccountForm(), parent_label="", owners=owners)
     acc = _get(session, Account, account_id, "Account")
-    assert isinstance(acc, Account)
     parent_label = ""
     if acc.parent_id is not None:
         parent = session.get(Account, acc.parent_id)
@@ -667,9 +672,7 @@ def save_account(*, session: Session, account_id: uuid.UUID | None, form: Accoun
     """
     acc: Account | None = None
     if account_id is not None:
-        found = _get(session, Account, account_id, "Account")
-        assert isinstance(found, Account)
-        acc = found
+        acc = _get(session, Account, account_id, "Account")
     name = _required(form.name, "name", "Name")
     _max_length(name, 300, "name", "Name")
     kind = _enum(AccountKind, form.kind, "kind", "Kind")
@@ -765,7 +768,6 @@ def load_contact(session: Session, contact_id: uuid.UUID | None) -> ContactView:
     if contact_id is None:
         return ContactView(id=None, form=ContactForm(), full_name="", owners=owners)
     c = _get(session, Contact, contact_id, "Contact")
-    assert isinstance(c, Contact)
     form = ContactForm(
         first_name=c.first_name,
         last_name=c.last_name,
@@ -838,9 +840,7 @@ def save_contact(*, session: Session, contact_id: uuid.UUID | None, form: Contac
     """Validate ``form`` and create or update the contact; returns its id."""
     c: Contact | None = None
     if contact_id is not None:
-        found = _get(session, Contact, contact_id, "Contact")
-        assert isinstance(found, Contact)
-        c = found
+        c = _get(session, Contact, contact_id, "Contact")
     first, last = form.first_name.strip(), form.last_name.strip()
     if not first and not last:
         raise ValidationError("last_name", "Last name is required (or a first name)")
@@ -914,7 +914,6 @@ def link_contact_to_account(
 def unlink_contact_from_account(*, session: Session, link_id: uuid.UUID) -> None:
     """Tombstone one contact-account link."""
     link = _get(session, AccountContact, link_id, "Link")
-    assert isinstance(link, AccountContact)
     link.deleted = True
     session.flush()
 
@@ -928,7 +927,6 @@ def load_lead(session: Session, lead_id: uuid.UUID | None) -> LeadView:
     if lead_id is None:
         return LeadView(id=None, form=LeadForm(), full_name="", owners=owners)
     lead = _get(session, Lead, lead_id, "Lead")
-    assert isinstance(lead, Lead)
     form = LeadForm(
         first_name=lead.first_name,
         last_name=lead.last_name,
@@ -975,9 +973,7 @@ def save_lead(*, session: Session, lead_id: uuid.UUID | None, form: LeadForm) ->
     """Validate ``form`` and create or update the lead; returns its id."""
     lead: Lead | None = None
     if lead_id is not None:
-        found = _get(session, Lead, lead_id, "Lead")
-        assert isinstance(found, Lead)
-        lead = found
+        lead = _get(session, Lead, lead_id, "Lead")
     first, last, company = form.first_name.strip(), form.last_name.strip(), form.company.strip()
     if not last and not first and not company:
         raise ValidationError("last_name", "Last name is required (or a company)")
@@ -1089,7 +1085,6 @@ def load_opportunity(
             account_contacts=_account_contact_choices(session, account_id) if label else (),
         )
     opp = _get(session, Opportunity, opportunity_id, "Opportunity")
-    assert isinstance(opp, Opportunity)
     acc = session.get(Account, opp.account_id)
     form = OpportunityForm(
         name=opp.name,
@@ -1155,9 +1150,7 @@ def save_opportunity(
     """
     opp: Opportunity | None = None
     if opportunity_id is not None:
-        found = _get(session, Opportunity, opportunity_id, "Opportunity")
-        assert isinstance(found, Opportunity)
-        opp = found
+        opp = _get(session, Opportunity, opportunity_id, "Opportunity")
     name = _required(form.name, "name", "Name")
     _max_length(name, 300, "name", "Name")
     if form.account_id is None:
@@ -1245,9 +1238,7 @@ def save_buying_centre_member(
         raise ValidationError("role", f"Role: {contact.full_name} already has that role here")
     member: OpportunityContact | None = None
     if member_id is not None:
-        found = _get(session, OpportunityContact, member_id, "Buying centre member")
-        assert isinstance(found, OpportunityContact)
-        member = found
+        member = _get(session, OpportunityContact, member_id, "Buying centre member")
         if same is not None and same.id != member_id:
             # Moving onto a tombstoned duplicate: revive that row, retire this one.
             member.deleted = True
@@ -1272,7 +1263,6 @@ def save_buying_centre_member(
 def remove_buying_centre_member(*, session: Session, member_id: uuid.UUID) -> None:
     """Tombstone a buying-centre member."""
     member = _get(session, OpportunityContact, member_id, "Buying centre member")
-    assert isinstance(member, OpportunityContact)
     member.deleted = True
     session.flush()
 
@@ -1287,7 +1277,7 @@ def delete_record(*, session: Session, entity: str, record_id: uuid.UUID) -> Non
     tombstoned with it. An account with opportunities still open is refused: those deals
     would be left hanging off a deleted customer.
     """
-    models: dict[str, type] = {
+    models: dict[str, type[SyncMixin]] = {
         "account": Account,
         "contact": Contact,
         "lead": Lead,
@@ -1324,7 +1314,7 @@ def delete_record(*, session: Session, entity: str, record_id: uuid.UUID) -> Non
             session,
             select(OpportunityContact).where(OpportunityContact.opportunity_id == record_id),
         )
-    obj.deleted = True  # type: ignore[attr-defined]
+    obj.deleted = True
     session.flush()
 
 
@@ -1451,7 +1441,6 @@ def load_board(
 def stage_of(session: Session, opportunity_id: uuid.UUID) -> StageInfo:
     """The current stage of one opportunity (after a move, to confirm what the board shows)."""
     opp = _get(session, Opportunity, opportunity_id, "Opportunity")
-    assert isinstance(opp, Opportunity)
     s = session.get(SalesStage, opp.stage_id)
     assert s is not None
     return StageInfo(s.id, s.name, s.position, s.probability, s.is_closed, s.is_won)
