@@ -14,6 +14,7 @@ through :mod:`crm_desktop.services.pipeline`; this module only reads their resul
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -480,6 +481,19 @@ def _changed(old: str | None, new: str) -> bool:
     return (old or "").strip() != new.strip()
 
 
+def _validated_if_changed(
+    record: object | None, name: str, value: str, validate: Callable[[str], str | None]
+) -> str | None:
+    """``value`` through ``validate`` when the record is new or its ``name`` changed, else cleaned.
+
+    So an old record with a number or address the rules would now refuse can still have its
+    other fields edited.
+    """
+    if record is None or _changed(getattr(record, name), value):
+        return validate(value)
+    return _clean(value)
+
+
 def _get(session: Session, model: type[_Row], record_id: uuid.UUID, label: str) -> _Row:
     """The live ``model`` row with this id; :class:`NotFound` named ``label`` if gone."""
     obj = session.get(model, record_id)
@@ -684,12 +698,8 @@ def save_account(*, session: Session, account_id: uuid.UUID | None, form: Accoun
     industry, region = _clean(form.industry), _clean(form.region)
     _max_length(industry, 100, "industry", "Industry")
     _max_length(region, 100, "region", "Region")
-    phone: str | None = _clean(form.phone)
-    if acc is None or _changed(acc.phone, form.phone):
-        phone = validate_phone_field(form.phone)
-    email: str | None = _clean(form.email)
-    if acc is None or _changed(acc.email, form.email):
-        email = validate_email_field(form.email)
+    phone = _validated_if_changed(acc, "phone", form.phone, validate_phone_field)
+    email = _validated_if_changed(acc, "email", form.email, validate_email_field)
     website = _website(form.website)
     _user_exists(session, form.owner_id, "owner_id")
     if form.parent_id is not None:
@@ -846,15 +856,11 @@ def save_contact(*, session: Session, contact_id: uuid.UUID | None, form: Contac
         raise ValidationError("last_name", "Last name is required (or a first name)")
     _max_length(first, 100, "first_name", "First name")
     _max_length(last, 100, "last_name", "Last name")
-    email: str | None = _clean(form.email)
-    if c is None or _changed(c.email, form.email):
-        email = validate_email_field(form.email)
-    phone: str | None = _clean(form.phone)
-    if c is None or _changed(c.phone, form.phone):
-        phone = validate_phone_field(form.phone)
-    mobile: str | None = _clean(form.mobile)
-    if c is None or _changed(c.mobile, form.mobile):
-        mobile = validate_phone_field(form.mobile, "mobile", "Mobile")
+    email = _validated_if_changed(c, "email", form.email, validate_email_field)
+    phone = _validated_if_changed(c, "phone", form.phone, validate_phone_field)
+    mobile = _validated_if_changed(
+        c, "mobile", form.mobile, lambda v: validate_phone_field(v, "mobile", "Mobile")
+    )
     language = _clean(form.language)
     _max_length(language, 20, "language", "Language")
     birthday = _iso_date(form.birthday, "birthday", "Birthday")
@@ -980,12 +986,8 @@ def save_lead(*, session: Session, lead_id: uuid.UUID | None, form: LeadForm) ->
     _max_length(first, 100, "first_name", "First name")
     _max_length(last, 100, "last_name", "Last name")
     _max_length(company, 300, "company", "Company")
-    email: str | None = _clean(form.email)
-    if lead is None or _changed(lead.email, form.email):
-        email = validate_email_field(form.email)
-    phone: str | None = _clean(form.phone)
-    if lead is None or _changed(lead.phone, form.phone):
-        phone = validate_phone_field(form.phone)
+    email = _validated_if_changed(lead, "email", form.email, validate_email_field)
+    phone = _validated_if_changed(lead, "phone", form.phone, validate_phone_field)
     grade = _enum_or_none(Grade, form.grade, "grade", "Grade")
     status = _enum(LeadStatus, form.status, "status", "Status")
     if status == LeadStatus.CONVERTED and (lead is None or lead.status != LeadStatus.CONVERTED):
