@@ -17,6 +17,7 @@ read-only; every revision stays listed and opens read-only.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -1094,17 +1095,9 @@ class QuoteEditor(QWidget):
 
     def decline(self, reason: str) -> None:
         """Decline the discount with ``reason``."""
-        if self.header is None or self.header.id is None:
-            return
-        quote_id = self.header.id
-        store, profile, user = (
-            self.context.store,
-            self.context.profile,
-            self.context.current_user_id,
-        )
-        self._run(
-            lambda: operations.decline(store, profile, user, quote_id, reason),
-            self._after_change("Discount declined; the quote is a draft again."),
+        self._transition(
+            functools.partial(operations.decline, reason=reason),
+            "Discount declined; the quote is a draft again.",
         )
 
     def on_open_order_button_clicked(self) -> None:
