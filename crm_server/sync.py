@@ -27,7 +27,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from crm_desktop.models import utcnow
@@ -712,13 +724,13 @@ def publish_pending(connection: Connection) -> int:
                     for n, rid in enumerate(ids, start=1)
                 ],
             )
-        # Exits take the sequence of their record's change (committed together with it).
-        connection.execute(
-            update(sync_exit)
-            .where(sync_exit.c.seq.is_(None), sync_exit.c.record_id == sync_record.c.record_id)
-            .where(sync_record.c.seq.is_not(None))
-            .values(seq=sync_record.c.seq)
-        )
+            # Exits take the sequence of their record's change (committed together with it).
+            connection.execute(
+                update(sync_exit)
+                .where(sync_exit.c.seq.is_(None), sync_exit.c.record_id == sync_record.c.record_id)
+                .where(sync_record.c.seq.is_not(None))
+                .values(seq=sync_record.c.seq)
+            )
     return len(ids)
 
 
@@ -732,12 +744,22 @@ _NUMBER_POSTGRES = text(
     ),
     v AS (
         SELECT rid, ord FROM unnest(CAST(:rids AS uuid[]), CAST(:ords AS bigint[])) AS t(rid, ord)
+    ),
+    numbered AS (
+        UPDATE srv_sync_record AS r
+        SET seq = :base + v.ord,
+            clocks = replace(r.clocks, '"@"', CAST(:base + v.ord AS text))
+        FROM c, v
+        WHERE r.record_id = v.rid
+        RETURNING r.record_id, r.seq
     )
-    UPDATE srv_sync_record AS r
-    SET seq = :base + v.ord,
-        clocks = replace(r.clocks, '"@"', CAST(:base + v.ord AS text))
-    FROM c, v
-    WHERE r.record_id = v.rid
+    -- Exits take the sequence of their record's change, in the same statement: one round
+    -- trip fewer while the counter row is locked. An exit is written in the same transaction
+    -- as its record's NULL sequence, so its record is always among those numbered here.
+    UPDATE srv_sync_exit AS e
+    SET seq = numbered.seq
+    FROM numbered
+    WHERE e.seq IS NULL AND e.record_id = numbered.record_id
     """
 )
 
@@ -862,15 +884,19 @@ class SyncService:
 
     def _pull_once(self, token: str | None, request: PullRequest) -> dict[str, Any]:
         with read_transaction(self.engine) as connection:
-            auth = authenticate_on(connection, token)
+            # The token check reads the counter in the same statement, the first of the
+            # snapshot: every sequence <= it belongs to a committed transaction, and anything
+            # still in flight will get a higher one.
+            auth = authenticate_on(connection, token, read_counter=True)
             user_id, admin = auth.user_id, auth.admin
-            # Read the counter first: every sequence <= it belongs to a committed transaction,
-            # and anything still in flight will get a higher one.
-            high = read_cursor(connection)
+            high = auth.counter
             cursor, limit = request.cursor, request.limit
-            query = select(sync_record.c.entity, sync_record.c.record_id, sync_record.c.seq).where(
-                sync_record.c.seq > cursor, sync_record.c.seq <= high
-            )
+            query = select(
+                literal_column("0").label("kind"),
+                sync_record.c.entity,
+                sync_record.c.record_id,
+                sync_record.c.seq,
+            ).where(sync_record.c.seq > cursor, sync_record.c.seq <= high)
             if not admin:
                 query = query.where(
                     or_(
@@ -878,27 +904,43 @@ class SyncService:
                         sync_record.c.scope_user_id.in_(subtree_query(user_id)),
                     )
                 )
-            records = connection.execute(query.order_by(sync_record.c.seq).limit(limit)).all()
+            query = query.order_by(sync_record.c.seq).limit(limit)
+            if cursor > 0:
+                # Removals up to ``high`` in the same round trip; those past the page's upper
+                # bound are dropped below. The first ``limit`` exits up to ``high`` that are
+                # <= ``upper`` are exactly the first ``limit`` exits up to ``upper``.
+                exit_query = (
+                    select(
+                        literal_column("1").label("kind"),
+                        sync_exit.c.entity,
+                        sync_exit.c.record_id,
+                        sync_exit.c.seq,
+                    )
+                    .where(
+                        sync_exit.c.audience_user_id == user_id,
+                        sync_exit.c.seq > cursor,
+                        sync_exit.c.seq <= high,
+                    )
+                    .order_by(sync_exit.c.seq)
+                    .limit(limit)
+                )
+                statement: Any = union_all(select(query.subquery()), select(exit_query.subquery()))
+            else:
+                statement = query
+            records: list[Any] = []
+            exits: list[Any] = []
+            for row in connection.execute(statement):
+                (exits if row.kind == 1 else records).append(row)
+            # UNION ALL does not promise to keep each branch's order.
+            records.sort(key=lambda row: row.seq)
+            exits.sort(key=lambda row: row.seq)
             has_more = len(records) == limit
             upper = records[-1].seq if has_more else high
-            exits: list[Any] = []
-            if cursor > 0:
-                exits = list(
-                    connection.execute(
-                        select(sync_exit.c.entity, sync_exit.c.record_id, sync_exit.c.seq)
-                        .where(
-                            sync_exit.c.audience_user_id == user_id,
-                            sync_exit.c.seq > cursor,
-                            sync_exit.c.seq <= upper,
-                        )
-                        .order_by(sync_exit.c.seq)
-                        .limit(limit)
-                    ).all()
-                )
-                if len(exits) == limit:
-                    upper = min(upper, exits[-1].seq)
-                    has_more = True
-                    records = [r for r in records if r.seq <= upper]
+            exits = [row for row in exits if row.seq <= upper]
+            if len(exits) == limit:
+                upper = min(upper, exits[-1].seq)
+                has_more = True
+                records = [r for r in records if r.seq <= upper]
             by_entity: dict[str, list[uuid.UUID]] = {}
             for record in records:
                 by_entity.setdefault(record.entity, []).append(record.record_id)
