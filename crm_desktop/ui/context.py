@@ -25,9 +25,13 @@ class AppContext(QObject):
             or ``None`` for a new record of that entity.
         data_changed(str): records of that entity were created, edited or deleted; lists and
             boards showing it reload (batch several into one refresh on a short timer).
+        new_record_requested(str, object): a screen asks for a new record of that entity
+            with defaults (a dict, e.g. ``{"opportunity_id": ...}`` for a quote made from an
+            opportunity).
     """
 
     record_requested = Signal(str, object)
+    new_record_requested = Signal(str, object)
     data_changed = Signal(str)
 
     def __init__(
@@ -48,6 +52,10 @@ class AppContext(QObject):
     def open_record(self, entity: str, record_id: uuid.UUID | None) -> None:
         """Ask the main window to show a record (or a new one when ``record_id`` is None)."""
         self.record_requested.emit(entity, record_id)
+
+    def new_record(self, entity: str, **defaults: object) -> None:
+        """Ask the main window for a new record of ``entity`` pre-filled with ``defaults``."""
+        self.new_record_requested.emit(entity, dict(defaults))
 
     def notify_changed(self, entity: str) -> None:
         """Tell every screen that records of ``entity`` changed."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import shiboken6
@@ -133,15 +133,25 @@ def _calendar_area(window: MainWindow) -> QWidget:
 
 
 def _quote_page(
-    context: AppContext, record_id: uuid.UUID | None, parent: QWidget | None
+    context: AppContext,
+    record_id: uuid.UUID | None,
+    parent: QWidget | None,
+    defaults: Mapping[str, object] | None = None,
 ) -> QWidget:
     from crm_desktop.ui.quotes import QuoteEditor
 
+    opportunity_id = (defaults or {}).get("opportunity_id")
+    if record_id is None and isinstance(opportunity_id, uuid.UUID):
+        # Made from an opportunity: its customer, currency and contact come pre-filled.
+        return QuoteEditor.for_opportunity(context, opportunity_id, parent)
     return QuoteEditor(context, quote_id=record_id, parent=parent)
 
 
 def _sales_order_page(
-    context: AppContext, record_id: uuid.UUID | None, parent: QWidget | None
+    context: AppContext,
+    record_id: uuid.UUID | None,
+    parent: QWidget | None,
+    defaults: Mapping[str, object] | None = None,
 ) -> QWidget:
     from crm_desktop.ui.quotes import SalesOrderPage
 
@@ -151,7 +161,10 @@ def _sales_order_page(
 
 
 #: Record kinds whose pages live outside ui/records (entity -> page builder).
-OTHER_RECORD_PAGES: dict[str, Callable[[AppContext, uuid.UUID | None, QWidget | None], QWidget]] = {
+OTHER_RECORD_PAGES: dict[
+    str,
+    Callable[[AppContext, uuid.UUID | None, QWidget | None, Mapping[str, object] | None], QWidget],
+] = {
     "quote": _quote_page,
     "sales_order": _sales_order_page,
 }
@@ -172,12 +185,16 @@ def _record_page_factory() -> Callable[..., QWidget] | None:
         return None
 
     def factory(
-        context: AppContext, entity: str, record_id: uuid.UUID | None, parent: QWidget | None
+        context: AppContext,
+        entity: str,
+        record_id: uuid.UUID | None,
+        parent: QWidget | None,
+        defaults: Mapping[str, object] | None = None,
     ) -> QWidget:
         other = OTHER_RECORD_PAGES.get(entity)
         if other is not None:
             try:
-                return other(context, record_id, parent)
+                return other(context, record_id, parent, defaults)
             except ImportError as error:
                 raise LookupError(f"no {entity} page in this build") from error
         page: QWidget = create(context, entity, record_id, parent)
@@ -352,6 +369,7 @@ class MainWindow(QMainWindow):
         self.navigation.currentRowChanged.connect(self.on_navigation_current_row_changed)
         self.record_tabs.tabCloseRequested.connect(self.on_record_tabs_close_requested)
         self.context.record_requested.connect(self.on_context_record_requested)
+        self.context.new_record_requested.connect(self.on_context_new_record_requested)
         self.context.runner.task_failed.connect(self.on_runner_task_failed)
 
         self._shut_down = False
@@ -511,8 +529,23 @@ class MainWindow(QMainWindow):
     def on_context_record_requested(self, entity: str, record_id: uuid.UUID | None) -> None:
         self.open_record_page(entity, record_id)
 
-    def open_record_page(self, entity: str, record_id: uuid.UUID | None) -> QWidget | None:
-        """Show the record in a tab (an already open one is brought forward)."""
+    def on_context_new_record_requested(self, entity: str, defaults: object) -> None:
+        self.open_record_page(
+            entity, None, defaults=defaults if isinstance(defaults, Mapping) else None
+        )
+
+    def open_record_page(
+        self,
+        entity: str,
+        record_id: uuid.UUID | None,
+        *,
+        defaults: Mapping[str, object] | None = None,
+    ) -> QWidget | None:
+        """Show the record in a tab (an already open one is brought forward).
+
+        ``defaults`` pre-fill a new record where its page supports them (a quote made from an
+        opportunity).
+        """
         if record_id is not None and (entity, record_id) in self._open_records:
             page = self._open_records[(entity, record_id)]
             self.record_tabs.setCurrentIndex(self._tab_index(page))
@@ -524,7 +557,7 @@ class MainWindow(QMainWindow):
             self.status.showMessage("Record pages are not available in this build yet.", 5000)
             return None
         try:
-            page = create_record_page(self.context, entity, record_id, self.record_tabs)
+            page = create_record_page(self.context, entity, record_id, self.record_tabs, defaults)
         except (KeyError, ValueError, LookupError) as error:
             self.status.showMessage(f"Cannot open {entity}: {error}", 8000)
             return None

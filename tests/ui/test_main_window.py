@@ -61,7 +61,12 @@ class FakePages:
     opened: list[tuple[str, uuid.UUID | None]]
 
     def create(
-        self, context: AppContext, entity: str, record_id: uuid.UUID | None, parent: QWidget | None
+        self,
+        context: AppContext,
+        entity: str,
+        record_id: uuid.UUID | None,
+        parent: QWidget | None,
+        defaults: object = None,
     ) -> QWidget:
         self.opened.append((entity, record_id))
         page = QLabel(f"{entity} {record_id}", parent)
@@ -309,3 +314,55 @@ def test_closing_the_window_ends_the_sync_thread(qtbot: QtBot, make_window: Wind
     window.close()
     # Ended with the window: a running QThread destroyed with its owner would abort the app.
     assert not thread.is_running()
+
+
+def test_new_quote_from_an_opportunity_and_its_order_on_the_account(
+    qtbot: QtBot, make_window: WindowFactory, store: Store
+) -> None:
+    """From a deal's Quotes tab a new quote opens for that customer; an accepted quote's order
+    is listed on the account's Orders tab."""
+    from datetime import date
+    from decimal import Decimal
+
+    from quotes.seed import seed_quote_world
+
+    from crm_desktop.services import quotes
+    from crm_desktop.ui.quotes import AccountOrdersWidget, OpportunityQuotesWidget, QuoteEditor
+
+    with store.sessions.begin() as session:
+        ids = seed_quote_world(session)
+        made = quotes.create_quote(session=session, account_id=ids["account"], currency="CNY")
+        quotes.add_line(
+            session=session,
+            quote_id=made.quote_id,
+            description="Commissioning",
+            quantity=1,
+            unit_price=Decimal("1200"),
+        )
+        quotes.send_quote(session=session, quote_id=made.quote_id)
+        accepted = quotes.accept_quote(session=session, quote_id=made.quote_id, today=date.today())
+    window = make_window()
+
+    deal = window.open_record_page("opportunity", ids["opportunity"])
+    assert deal is not None
+    qtbot.waitUntil(lambda: getattr(deal, "quotes_panel", None) is not None, timeout=10_000)
+    panel = deal.quotes_panel
+    assert isinstance(panel, OpportunityQuotesWidget)
+    with qtbot.waitSignal(window.record_opened) as opened:
+        qtbot.mouseClick(panel.new_button, Qt.MouseButton.LeftButton)
+    assert opened.args == ["quote", None]
+    editor = window.current_record_page()
+    assert isinstance(editor, QuoteEditor)
+    # The new quote is for the deal's customer, not a blank one asking who the customer is.
+    qtbot.waitUntil(lambda: "深圳腾飞科技有限公司" in editor.customer_label.text(), timeout=10_000)
+
+    account = window.open_record_page("account", ids["account"])
+    assert account is not None
+    qtbot.waitUntil(lambda: getattr(account, "orders_panel", None) is not None, timeout=10_000)
+    orders = account.orders_panel
+    assert isinstance(orders, AccountOrdersWidget)
+    qtbot.waitUntil(lambda: orders.model.rowCount() == 1, timeout=10_000)
+    assert orders.model.row_at(0).number == accepted.order_number
+    tab_titles = [account.tabs.tabText(i) for i in range(account.tabs.count())]
+    assert "Orders" in tab_titles
+    qtbot.waitUntil(lambda: ui_is_idle(window), timeout=10_000)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from crm_desktop.models.enums import AccountKind, AccountStatus, Grade
 from crm_desktop.services import record_views as rv
 from crm_desktop.ui.calendar.activity_dialog import Links
+from crm_desktop.ui.quotes import AccountOrdersWidget
 from crm_desktop.ui.records.dialogs import NewOpportunityDialog
 from crm_desktop.ui.records.linking import LinkingPage
 from crm_desktop.ui.widgets.forms import money
@@ -120,6 +121,8 @@ class AccountPage(LinkingPage):
         self.tabs.addTab(contacts_tab, "Contacts")
         self.tabs.addTab(opportunities_tab, "Opportunities")
         self.tabs.addTab(self.timeline, "Activity")
+        # Sales orders made from accepted quotes; shown once the account exists.
+        self.orders_panel: AccountOrdersWidget | None = None
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
         splitter.addWidget(self.scrolled(self.form))
@@ -187,6 +190,9 @@ class AccountPage(LinkingPage):
         self.tabs.setTabEnabled(0, view.id is not None)
         self.tabs.setTabEnabled(1, view.id is not None)
         self.tabs.setTabEnabled(2, view.id is not None)
+        if self.orders_panel is None and view.id is not None:
+            self.orders_panel = AccountOrdersWidget(self.context, view.id)
+            self.tabs.addTab(self.orders_panel, "Orders")
         parts = [form.kind.capitalize(), form.status.capitalize()]
         if form.industry:
             parts.append(form.industry)

@@ -33,6 +33,7 @@ from crm_desktop.models.enums import PurchaseType
 from crm_desktop.services import pipeline
 from crm_desktop.services import record_views as rv
 from crm_desktop.ui.calendar.activity_dialog import Links
+from crm_desktop.ui.quotes import OpportunityQuotesWidget
 from crm_desktop.ui.records.base import RecordPage
 from crm_desktop.ui.records.dialogs import CloseLostDialog, MemberDialog
 from crm_desktop.ui.widgets.buying_centre import BuyingCentreView
@@ -172,6 +173,8 @@ class OpportunityPage(RecordPage):
         self.tabs = QTabWidget()
         self.tabs.addTab(centre_tab, "Buying centre")
         self.tabs.addTab(self.timeline, "Activity")
+        # Quotes need a saved opportunity; the tab appears once the record exists.
+        self.quotes_panel: OpportunityQuotesWidget | None = None
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
         splitter.addWidget(self.scrolled(self.form))
@@ -269,11 +272,19 @@ class OpportunityPage(RecordPage):
         self.timeline.set_items(view.timeline)
         self.tabs.setTabText(0, f"Buying centre ({len(view.buying_centre)})")
         self.tabs.setTabText(1, f"Activity ({len(view.timeline)})")
+        if self.quotes_panel is None and self.record_id is not None:
+            self.quotes_panel = OpportunityQuotesWidget(self.context, self.record_id)
+            self.quotes_panel.new_quote_requested.connect(self.on_quotes_panel_new_quote_requested)
+            self.tabs.addTab(self.quotes_panel, "Quotes")
         owner = next((c.label for c in view.owners if c.id == form.owner_id), "")
         parts = [view.account_label, stage.name if stage else "", owner]
         self.subtitle_label.setText(
             " · ".join(p for p in parts if p) if not is_new else "Fill in the details and save."
         )
+
+    def on_quotes_panel_new_quote_requested(self, opportunity_id: object) -> None:
+        """Open a new quote for this deal, its customer and currency pre-filled."""
+        self.context.new_record("quote", opportunity_id=opportunity_id)
 
     # -- save
 
