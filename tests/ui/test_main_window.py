@@ -364,5 +364,5 @@ def test_new_quote_from_an_opportunity_and_its_order_on_the_account(
     qtbot.waitUntil(lambda: orders.model.rowCount() == 1, timeout=10_000)
     assert orders.model.row_at(0).number == accepted.order_number
     tab_titles = [account.tabs.tabText(i) for i in range(account.tabs.count())]
-    assert "Orders" in tab_titles
+    assert "Orders (1)" in tab_titles
     qtbot.waitUntil(lambda: ui_is_idle(window), timeout=10_000)

@@ -192,7 +192,10 @@ class AccountPage(LinkingPage):
         self.tabs.setTabEnabled(2, view.id is not None)
         if self.orders_panel is None and view.id is not None:
             self.orders_panel = AccountOrdersWidget(self.context, view.id)
-            self.tabs.addTab(self.orders_panel, "Orders")
+            index = self.tabs.addTab(self.orders_panel, "Orders")
+            self.orders_panel.orders_loaded.connect(
+                lambda count, i=index: self.tabs.setTabText(i, f"Orders ({count})")
+            )
         parts = [form.kind.capitalize(), form.status.capitalize()]
         if form.industry:
             parts.append(form.industry)

@@ -275,7 +275,10 @@ class OpportunityPage(RecordPage):
         if self.quotes_panel is None and self.record_id is not None:
             self.quotes_panel = OpportunityQuotesWidget(self.context, self.record_id)
             self.quotes_panel.new_quote_requested.connect(self.on_quotes_panel_new_quote_requested)
-            self.tabs.addTab(self.quotes_panel, "Quotes")
+            index = self.tabs.addTab(self.quotes_panel, "Quotes")
+            self.quotes_panel.quotes_loaded.connect(
+                lambda count, i=index: self.tabs.setTabText(i, f"Quotes ({count})")
+            )
         owner = next((c.label for c in view.owners if c.id == form.owner_id), "")
         parts = [view.account_label, stage.name if stage else "", owner]
         self.subtitle_label.setText(
