@@ -36,13 +36,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from crm_desktop.sync.clock import ClockError, Hlc
 from crm_desktop.sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_BODY_BYTES,
+    MAX_PULL_LIMIT,
     ConflictEntry,
     ConflictPage,
     LoginResponse,
@@ -65,6 +66,7 @@ from crm_desktop.sync.protocol import (
 )
 from crm_desktop.sync.state import SyncState
 from crm_desktop.sync.tables import (
+    Converter,
     storage_converters,
     store_as_is,
     sync_base,
@@ -91,6 +93,12 @@ PUSH_BATCH = 200
 #: locked" (SQLITE_BUSY_SNAPSHOT; busy_timeout cannot help), so pages stay small enough to
 #: commit in a fraction of a second; the read-ahead keeps throughput up.
 PULL_LIMIT = DEFAULT_PULL_LIMIT
+#: Records per pulled page of a full sync (from cursor 0: a new profile, or a resync). Those
+#: pages take the protocol's maximum: a store being filled for the first time has few user
+#: edits to hold up (and UI saves begin IMMEDIATE, so one that comes waits its turn, about a
+#: quarter of a second, rather than failing), while every page costs a request, a server query
+#: and a commit whatever its size: 50 requests for 250k records instead of 250.
+FULL_SYNC_LIMIT = MAX_PULL_LIMIT
 #: Stay well under the protocol's 8 MiB body limit.
 PUSH_MAX_BYTES = MAX_BODY_BYTES // 2
 #: SQLite's default limit on bound parameters is 32766; IN lists stay far below it.
@@ -145,10 +153,6 @@ class SyncReport:
 ProgressCallback = Callable[[SyncProgress], None]
 
 _ALL_ENTITIES = tuple(ENTITIES)
-_SEARCHABLE = {name: search._COLUMNS[name] for name in search._COLUMNS}
-_DOC_ROWS = {
-    name: namedtuple(f"_{name}_doc", ("id", *columns)) for name, columns in _SEARCHABLE.items()
-}
 
 
 def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -186,14 +190,78 @@ def _hex(record_id: str | uuid.UUID) -> str:
     return text_id if len(text_id) == 32 else uuid.UUID(record_id).hex
 
 
-def _dashed(record_id: str) -> str:
-    return record_id if len(record_id) == 36 else str(uuid.UUID(record_id))
+@dataclass(frozen=True)
+class _Shape:
+    """How pulled rows of one entity with one field list are stored and indexed.
+
+    Worked out once per (entity, fields) rather than per page: the server sends the same field
+    list on every page, and a first sync applies hundreds of pages.
+    """
+
+    table: str
+    fields: tuple[str, ...]
+    #: (position, converter) of the fields not stored as they travel (ids, timestamps).
+    convert: tuple[tuple[int, Converter], ...]
+    #: Position of each field in a row.
+    index: dict[str, int]
+    #: Positions of fields whose column defaults to NULL: left out of a page's INSERT when the
+    #: page has no value for them at all (see :meth:`SyncEngine._upsert`).
+    omittable: frozenset[int]
+    #: Positions of ``search.COLUMNS[entity]`` in a row (None: not sent), or None when the
+    #: entity is not searchable.
+    searched: tuple[int | None, ...] | None
+    #: INSERT statements by the positions they bind (filled as pages need them).
+    statements: dict[tuple[int, ...], str] = field(default_factory=dict)
+
+    def insert(self, positions: tuple[int, ...]) -> str:
+        """``INSERT OR REPLACE`` of the fields at ``positions`` plus ``deleted`` (bound last)."""
+        statement = self.statements.get(positions)
+        if statement is None:
+            columns = ", ".join(f'"{self.fields[j]}"' for j in positions)
+            marks = ", ".join("?" * (len(positions) + 1))
+            # OR REPLACE also clears a local row holding the same unique key under another id
+            # (a default stage made before the first sync): the server's record wins.
+            statement = (
+                f'INSERT OR REPLACE INTO "{self.table}" ({columns}, deleted) VALUES ({marks})'
+            )
+            self.statements[positions] = statement
+        return statement
+
+
+def _shape(db: sqlite3.Cursor, entity: str, fields: tuple[str, ...]) -> _Shape:
+    converters = storage_converters(entity)
+    unknown = [name for name in fields if name not in converters or name == "deleted"]
+    if unknown or not fields or fields[0] != "id" or len(set(fields)) != len(fields):
+        raise SyncError(f"the server sent unexpected fields for {entity}: {unknown or fields}")
+    table = table_name(entity)
+    # The store's own DDL says which columns default to NULL (cid, name, type, notnull,
+    # dflt_value, pk): only those may be left out of an INSERT to mean NULL.
+    null_default = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")') if row[4] is None}
+    index = {name: j for j, name in enumerate(fields)}
+    return _Shape(
+        table=table,
+        fields=fields,
+        convert=tuple(
+            (j, converters[name])
+            for j, name in enumerate(fields)
+            if converters[name] is not store_as_is
+        ),
+        index=index,
+        omittable=frozenset(j for j, name in enumerate(fields) if j and name in null_default),
+        searched=(
+            tuple(index.get(name) for name in search.COLUMNS[entity])
+            if search.is_searchable(entity)
+            else None
+        ),
+    )
 
 
 class SyncEngine:
     """Runs sync rounds for the store at ``database_path`` against ``transport``.
 
     See the module docstring for the round and the threading/transaction contract.
+    ``pull_limit`` is the page size of pulls, ``full_sync_limit`` that of a pull from cursor 0
+    (by default :data:`FULL_SYNC_LIMIT` with the default ``pull_limit``, else ``pull_limit``).
     ``sleep`` is injectable so tests don't wait on busy-server back-off.
     """
 
@@ -204,6 +272,7 @@ class SyncEngine:
         *,
         push_batch: int = PUSH_BATCH,
         pull_limit: int = PULL_LIMIT,
+        full_sync_limit: int | None = None,
         busy_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -211,9 +280,15 @@ class SyncEngine:
         self.transport = transport
         self.push_batch = push_batch
         self.pull_limit = pull_limit
+        # A page size chosen by the caller applies to full syncs as well unless they get their
+        # own, so a small page (tests, a slow link) stays small throughout.
+        if full_sync_limit is None:
+            full_sync_limit = FULL_SYNC_LIMIT if pull_limit == PULL_LIMIT else pull_limit
+        self.full_sync_limit = full_sync_limit
         self.busy_retries = busy_retries
         self._sleep = sleep
         self._engine = _create_engine(self.database_path)
+        self._shapes: dict[tuple[str, tuple[str, ...]], _Shape] = {}
 
     def close(self) -> None:
         """Release the engine's connections (the transport is the caller's)."""
@@ -607,9 +682,12 @@ class SyncEngine:
         ours overlap; at most two pages are in memory.
         """
         cursor = self.state().cursor
+        # A round that starts from nothing keeps the full-sync page size to its end (a resumed
+        # full sync goes on with ordinary pages, which is only slower).
+        fetch = partial(self._fetch_page, limit=self.full_sync_limit if cursor == 0 else None)
         notify(SyncProgress("pull", report.pulled))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-pull") as fetcher:
-            ahead: Future[PullResponse] = fetcher.submit(self._fetch_page, cursor)
+            ahead: Future[PullResponse] = fetcher.submit(fetch, cursor)
             while True:
                 try:
                     self._check_cancel(cancel)
@@ -618,7 +696,7 @@ class SyncEngine:
                     ahead.cancel()
                     raise
                 if page.has_more:
-                    ahead = fetcher.submit(self._fetch_page, page.cursor)
+                    ahead = fetcher.submit(fetch, page.cursor)
                 try:
                     applied = self._apply_page(cursor, page, report)
                 except BaseException:
@@ -631,7 +709,7 @@ class SyncEngine:
                         ahead.cancel()
                         _wait_quietly(ahead)
                     cursor = self.state().cursor
-                    ahead = fetcher.submit(self._fetch_page, cursor)
+                    ahead = fetcher.submit(fetch, cursor)
                     continue
                 cursor = page.cursor
                 report.cursor = cursor
@@ -639,8 +717,9 @@ class SyncEngine:
                 if not page.has_more:
                     return
 
-    def _fetch_page(self, cursor: int) -> PullResponse:
-        page: PullResponse = self._call(partial(self.transport.pull, cursor, self.pull_limit))
+    def _fetch_page(self, cursor: int, limit: int | None = None) -> PullResponse:
+        request = partial(self.transport.pull, cursor, limit or self.pull_limit)
+        page: PullResponse = self._call(request)
         return page
 
     def _apply_page(self, cursor: int, page: PullResponse, report: SyncReport) -> bool:
@@ -653,7 +732,7 @@ class SyncEngine:
             raw = connection.connection.driver_connection
             assert raw is not None
             db: sqlite3.Cursor = raw.cursor()
-            unindex: list[str] = []
+            unindex: list[uuid.UUID] = []
             for entity, ids in page.removals.items():
                 hexes = [i.hex for i in ids]
                 table = table_name(self._known(entity))
@@ -664,8 +743,8 @@ class SyncEngine:
                 )
                 report.removed += len(hexes)
                 report.changed.add(entity)
-                if entity in _SEARCHABLE:
-                    unindex.extend(str(i) for i in ids)
+                if search.is_searchable(entity):
+                    unindex.extend(ids)
             for entity, ids in page.deletes.items():
                 table = table_name(self._known(entity))
                 db.executemany(
@@ -673,9 +752,9 @@ class SyncEngine:
                 )
                 report.deleted += len(ids)
                 report.changed.add(entity)
-                if entity in _SEARCHABLE:
-                    unindex.extend(str(i) for i in ids)
-            _remove_docs(connection, unindex)
+                if search.is_searchable(entity):
+                    unindex.extend(ids)
+            search.unindex(connection, unindex)
             for rows in page.upserts:
                 self._upsert(connection, db, rows.t, rows.fields, rows.rows)
                 report.pulled += len(rows.rows)
@@ -699,57 +778,61 @@ class SyncEngine:
         fields: list[str],
         rows: list[list[Scalar]],
     ) -> None:
-        converters = storage_converters(self._known(entity))
-        unknown = [name for name in fields if name not in converters or name == "deleted"]
-        if unknown or not fields or fields[0] != "id":
-            raise SyncError(f"the server sent unexpected fields for {entity}: {unknown or fields}")
-        table = table_name(entity)
-        # Most columns are stored as they travel; convert only the others (ids, timestamps).
-        convert = [
-            (j, converters[name])
-            for j, name in enumerate(fields)
-            if converters[name] is not store_as_is
-        ]
+        key = (self._known(entity), tuple(fields))
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = _shape(db, *key)
+        count = len(rows)
+        if not count:
+            return
         width = len(fields)
-        stored: list[list[Any]] = []
-        for row in rows:
-            if len(row) != width:
-                raise SyncError(f"the server sent a {entity} row of the wrong width")
-            values = list(row)
-            for j, conv in convert:
-                values[j] = conv(values[j])
-            stored.append(values)
-        deleted = [0] * len(stored)
-        self._keep_pending(connection, db, entity, fields, rows, stored, deleted)
-        columns = ", ".join(f'"{name}"' for name in fields)
-        marks = ", ".join("?" * (len(fields) + 1))
-        # OR REPLACE also clears a local row holding the same unique key under another id
-        # (a default stage made before the first sync): the server's record wins.
-        db.executemany(
-            f'INSERT OR REPLACE INTO "{table}" ({columns}, deleted) VALUES ({marks})',
-            [(*row, flag) for row, flag in zip(stored, deleted, strict=True)],
+        if any(len(row) != width for row in rows):
+            raise SyncError(f"the server sent a {entity} row of the wrong width")
+        # The page is handled column by column: the transposes run in C, and only the values
+        # that need it (ids, timestamps) cost a Python call each.
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for j, convert in shape.convert:
+            columns[j] = tuple(map(convert, columns[j]))
+        deleted: Iterable[int] = repeat(0, count)
+        tombstoned = self._keep_pending(db, entity, shape, rows, columns)
+        if tombstoned:
+            deleted = [1 if i in tombstoned else 0 for i in range(count)]
+        # sqlite3 binds None through its adapter lookup, about 0.5 us per value, and most
+        # records leave most optional columns empty: a column with no value on the whole page
+        # is left out of the INSERT (it defaults to NULL) instead of bound row after row.
+        bound = tuple(
+            j for j in range(width) if j not in shape.omittable or columns[j].count(None) != count
         )
-        if entity in _SEARCHABLE:
-            self._index_rows(connection, entity, fields, rows, stored, deleted)
+        db.executemany(shape.insert(bound), zip(*(columns[j] for j in bound), deleted, strict=True))
+        if shape.searched is None:
+            return
+        # (id, *searched columns) per record, in storage form; the id is the 32-digit hex.
+        searched = [(None,) * count if j is None else columns[j] for j in shape.searched]
+        entries: Iterable[Sequence[Any]] = zip(columns[0], *searched, strict=True)
+        if tombstoned:
+            # A pending local delete keeps the record tombstoned: it gets no entry.
+            search.unindex(connection, [columns[0][i] for i in tombstoned])
+            entries = [row for i, row in enumerate(entries) if i not in tombstoned]
+        search.index_rows(connection, entity, entries)
 
     def _keep_pending(
         self,
-        connection: Connection,
         db: sqlite3.Cursor,
         entity: str,
-        fields: list[str],
+        shape: _Shape,
         rows: list[list[Scalar]],
-        stored: list[list[Any]],
-        deleted: list[int],
-    ) -> None:
+        columns: list[Sequence[Any]],
+    ) -> set[int]:
         """Rebase: fields with a pending local edit keep the local value; the pulled value
-        becomes their base."""
+        becomes their base. Writes the local values into ``columns`` (storage values by
+        column) and returns the rows whose pending local delete keeps them tombstoned."""
+        tombstoned: set[int] = set()
         has_pending = db.execute(
             "SELECT 1 FROM sync_base WHERE entity = ? LIMIT 1", (entity,)
         ).fetchone()
         if not has_pending:
-            return
-        position = {row[0]: i for i, row in enumerate(stored)}
+            return tombstoned
+        position = {rid: i for i, rid in enumerate(columns[0])}
         pending: dict[str, list[str]] = {}
         for chunk in _chunks(list(position)):
             marks = ", ".join("?" * len(chunk))
@@ -759,72 +842,47 @@ class SyncEngine:
             ):
                 pending.setdefault(rid, []).append(name)
         if not pending:
-            return
-        index = {name: j for j, name in enumerate(fields)}
-        table = table_name(entity)
+            return tombstoned
+        index = shape.index
         rebased = []
         for rid, names in pending.items():
             i = position[rid]
             local = db.execute(
-                f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{table}" WHERE id = ?',
+                f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{shape.table}"'
+                " WHERE id = ?",
                 (rid,),
             ).fetchone()
             if local is None:
                 continue
             for name, value in zip(names, local, strict=True):
                 if name == "deleted":
-                    deleted[i] = 1 if value else 0
+                    if value:
+                        tombstoned.add(i)
                     continue
-                if name not in index:
+                j = index.get(name)
+                if j is None:
                     continue
-                rebased.append((json.dumps(rows[i][index[name]]), entity, rid, name))
-                stored[i][index[name]] = value
+                rebased.append((json.dumps(rows[i][j]), entity, rid, name))
+                column = columns[j]
+                if not isinstance(column, list):
+                    column = columns[j] = list(column)
+                column[i] = value
         db.executemany(
             "UPDATE sync_base SET value = ? WHERE entity = ? AND record_id = ? AND field = ?",
             rebased,
         )
-
-    def _index_rows(
-        self,
-        connection: Connection,
-        entity: str,
-        fields: list[str],
-        rows: list[list[Scalar]],
-        stored: list[list[Any]],
-        deleted: list[int],
-    ) -> None:
-        wanted = _SEARCHABLE[entity]
-        index = {name: j for j, name in enumerate(fields)}
-        make = _DOC_ROWS[entity]
-        docs = []
-        refs = []
-        for wire, row, flag in zip(rows, stored, deleted, strict=True):
-            # The wire id is already the dashed form search keys its entries by.
-            ref = _dashed(str(wire[0]))
-            refs.append(ref)
-            if flag:
-                continue
-            values = [row[index[name]] if name in index else None for name in wanted]
-            docs.append(search._document(entity, make(ref, *values)))
-        _remove_docs(connection, refs)
-        _write_docs(connection, docs)
+        return tombstoned
 
     def _reindex(self, connection: Connection, touched: dict[str, set[str]]) -> None:
         """Rewrite the search entries of records changed outside a pulled page."""
-        for entity, hexes in touched.items():
-            if entity not in _SEARCHABLE or not hexes:
-                continue
-            table = ENTITIES[entity].__table__
-            columns = [table.c.id, *(table.c[name] for name in _SEARCHABLE[entity])]
-            refs = [str(uuid.UUID(h)) for h in hexes]
-            _remove_docs(connection, refs)
-            docs = []
-            for chunk in _chunks([uuid.UUID(h) for h in hexes]):
-                for row in connection.execute(
-                    select(*columns).where(table.c.id.in_(chunk), table.c.deleted.is_(False))
-                ):
-                    docs.append(search._document(entity, row))
-            _write_docs(connection, docs)
+        ids = [
+            uuid.UUID(h)
+            for entity, hexes in touched.items()
+            if search.is_searchable(entity)
+            for h in hexes
+        ]
+        if ids:
+            search.reindex(connection, ids)
 
     # --- conflicts ----------------------------------------------------------------------
 
@@ -962,47 +1020,6 @@ def _outbox_record_ids(connection: Connection) -> list[uuid.UUID]:
     for (changes,) in connection.execute(select(sync_outbox.c.changes)):
         ids.extend(uuid.UUID(change["id"]) for change in json.loads(changes))
     return ids
-
-
-def _write_docs(connection: Connection, docs: Sequence[Any]) -> None:
-    """Insert search entries (``search._document`` results) for refs not indexed yet.
-
-    The same two statements as ``search._bulk_write``, but through the driver's executemany
-    with tuples: building a parameter dict per row through SQLAlchemy cost a tenth of a
-    large first sync.
-    """
-    if not docs:
-        return
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    start = raw.execute("SELECT coalesce(max(id), 0) FROM search_doc").fetchone()[0]
-    raw.executemany(
-        "INSERT INTO search_doc (id, entity, ref, title, subtitle) VALUES (?, ?, ?, ?, ?)",
-        [(start + i, d.entity, d.ref, d.title, d.subtitle) for i, d in enumerate(docs, 1)],
-    )
-    raw.executemany(
-        "INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact) VALUES (?, ?, ?, ?, ?)",
-        [(start + i, d.words, d.cjk1, d.cjk2, d.compact) for i, d in enumerate(docs, 1)],
-    )
-
-
-def _remove_docs(connection: Connection, refs: Iterable[str]) -> None:
-    """Drop the search entries of ``refs`` (dashed UUID strings), in bulk."""
-    refs = list(refs)
-    if not refs:
-        return
-    empty = connection.exec_driver_sql("SELECT 1 FROM search_doc LIMIT 1").first() is None
-    if empty:
-        return
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    for chunk in _chunks(refs):
-        marks = ", ".join("?" * len(chunk))
-        raw.execute(
-            f"DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_doc WHERE ref IN ({marks}))",
-            tuple(chunk),
-        )
-        raw.execute(f"DELETE FROM search_doc WHERE ref IN ({marks})", tuple(chunk))
 
 
 __all__ = [
