@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -791,6 +792,11 @@ class SyncService:
     def __init__(self, engine: Engine, *, transient_retries: int = 5) -> None:
         self.engine = engine
         self.transient_retries = transient_retries
+        # Publishing passes of this process: how many started and how many ended, guarded by
+        # one condition (see publish_after_commit).
+        self._publishing = threading.Condition()
+        self._publish_started = 0
+        self._publish_finished = 0
 
     def push(self, *, token: str | None, request: PushRequest) -> PushResponse:
         """Apply a batch for the device holding ``token``; every mutation gets a result.
@@ -841,13 +847,44 @@ class SyncService:
             )
             touched = batch.finish()
         if touched:
-            self.publish()
+            self.publish_after_commit()
         return PushResponse(
             results=results,
             last_mutation=last,
             server_time_ms=wall_clock_ms(),
             clock_offset_ms=offset,
         )
+
+    def publish_after_commit(self) -> None:
+        """Return once a publishing pass that began after this call has ended.
+
+        A pass numbers everything committed before its counter-lock statement, so any pass
+        that starts after the caller's data transaction committed publishes the caller's
+        changes (or leaves them to the push that is rewriting the same records, as
+        :func:`publish_pending` says). Concurrent pushes of this process therefore share one
+        pass: one thread runs it while the others wait here, instead of each queueing on the
+        counter row lock with a connection held, only to find nothing left to number. Under
+        load that queue, not the work, was most of a push's time. If the shared pass fails
+        for good, the pushes that waited for it still succeed: their changes are committed
+        and stay unnumbered until the next pass (next push or server start), as when a
+        push's own pass fails.
+        """
+        with self._publishing:
+            # A pass already running may have looked for pending rows before our commit.
+            target = self._publish_started + 1
+            while self._publish_finished < target:
+                if self._publish_started == self._publish_finished:
+                    self._publish_started += 1
+                    number = self._publish_started
+                    self._publishing.release()
+                    try:
+                        self.publish()
+                    finally:
+                        self._publishing.acquire()
+                        self._publish_finished = number
+                        self._publishing.notify_all()
+                else:
+                    self._publishing.wait()
 
     def publish(self) -> int:
         """Number pending changes (see :func:`publish_pending`), retrying contention.
