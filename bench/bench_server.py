@@ -238,7 +238,36 @@ async def _sync_cycles(
         await asyncio.sleep(max(0.0, INTERVAL * random.uniform(0.8, 1.2) - elapsed))
 
 
-async def _run_clients(port: int, headers: dict[str, str]) -> tuple[Stats, float]:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live descendants, from /proc (Linux).
+
+    Used to show how the measured phase's CPU splits between the server and this load
+    generator on a shared machine; 0.0 where /proc is not available.
+    """
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        child = int(entry.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += times.get(current, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == current)
+    return total
+
+
+async def _run_clients(
+    port: int, headers: dict[str, str], server_pid: int
+) -> tuple[Stats, float, float, float]:
+    """Run every client; returns the stats, the measured phase's length and the CPU seconds
+    the server and this load generator used during it."""
     stats = Stats()
     start = asyncio.Event()
     ready: list[int] = []
@@ -250,9 +279,12 @@ async def _run_clients(port: int, headers: dict[str, str]) -> tuple[Stats, float
     while len(set(ready)) < CLIENTS:
         await asyncio.sleep(0.1)
     began = time.perf_counter()
+    server_cpu, bench_cpu = _cpu_seconds(server_pid), time.process_time()
     start.set()
     await asyncio.gather(*tasks)
-    return stats, time.perf_counter() - began
+    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    bench_cpu = time.process_time() - bench_cpu
+    return stats, time.perf_counter() - began, server_cpu, bench_cpu
 
 
 def main() -> None:
@@ -335,7 +367,16 @@ def main() -> None:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
         headers = {PROTOCOL_HEADER: "1", SCHEMA_HEADER: schema_fingerprint()}
-        stats, elapsed = asyncio.run(_run_clients(port, headers))
+        # uvloop (installed with uvicorn[standard]) roughly halves the load generator's CPU,
+        # which shares the machine's cores with the server it measures.
+        runner = asyncio.run
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            pass
+        stats, elapsed, server_cpu, bench_cpu = runner(_run_clients(port, headers, server.pid))
     finally:
         if server is not None:
             server.terminate()
@@ -357,6 +398,12 @@ def main() -> None:
             )
     p99 = _percentile(every, 0.99) if every else float("nan")
     print(f"measured {len(every)} requests in {elapsed:.1f} s ({len(every) / elapsed:.0f} req/s)")
+    print(
+        f"CPU during the measured phase: server {server_cpu:.1f} s "
+        f"({server_cpu * 1000 / max(1, len(every)):.1f} ms/request), "
+        f"load generator {bench_cpu:.1f} s; load average {os.getloadavg()[0]:.2f} "
+        f"on {os.cpu_count()} cores"
+    )
     print(f"errors: {len(stats.errors)}")
     for error in stats.errors[:10]:
         print(f"  {error}")
