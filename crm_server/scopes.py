@@ -13,8 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import ColumnElement, Connection, Select, select
 
 from crm_desktop.models import Base
 from crm_desktop.models.enums import Role
@@ -211,8 +212,10 @@ def describe(scope: Scope) -> str:
     return f"owner {scope.owner}"
 
 
-def subtree_query(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+def subtree_query(user_id: uuid.UUID | ColumnElement[Any]) -> Select[tuple[uuid.UUID]]:
     """SQL for the ids of a user and everyone below them (a recursive CTE).
+
+    ``user_id`` may be a bound parameter, so a caller can build the statement once.
 
     Used by pull so the visibility filter is one statement, without loading the tree into
     Python. UNION (not UNION ALL) makes it terminate even on a loop in the data.
