@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, delete, insert, select, update
 
 from crm_desktop.models import Base
 from crm_desktop.sync.clock import wall_clock_ms
@@ -244,20 +245,10 @@ class AuthService:
             )
 
 
-def authenticate_on(
-    connection: Connection, token: str | None, *, lock: bool = False, read_counter: bool = False
-) -> DeviceAuth:
-    """Check a bearer token inside the caller's transaction (one statement).
-
-    Push and pull call this as the first statement of their own transaction, which saves a
-    connection checkout and a round trip per request; with ``lock`` the device row is locked
-    too (push: serialises a device's concurrent retries) and its last mutation number read.
-    With ``read_counter`` the same statement also reads the sync sequence counter (pull: the
-    first statement of its snapshot must read the counter, and one round trip fewer matters
-    under load).
-    """
-    if not token:
-        raise AuthError(401, "unauthenticated", "missing bearer token (Authorization header)")
+@functools.cache
+def _token_query(*, lock: bool, read_counter: bool) -> Any:
+    """The token check, built once per variant (constructing it per request cost CPU on
+    every push and pull); the token's hash is the bound parameter ``token_hash``."""
     columns: list[Any] = [
         device.c.id,
         device.c.user_id,
@@ -274,11 +265,29 @@ def authenticate_on(
     query = (
         select(*columns)
         .join(users, users.c.id == device.c.user_id)
-        .where(device.c.token_hash == hash_token(token))
+        .where(device.c.token_hash == bindparam("token_hash", type_=String))
     )
     if lock:
         query = query.with_for_update(of=device)
-    row = connection.execute(query).first()
+    return query
+
+
+def authenticate_on(
+    connection: Connection, token: str | None, *, lock: bool = False, read_counter: bool = False
+) -> DeviceAuth:
+    """Check a bearer token inside the caller's transaction (one statement).
+
+    Push and pull call this as the first statement of their own transaction, which saves a
+    connection checkout and a round trip per request; with ``lock`` the device row is locked
+    too (push: serialises a device's concurrent retries) and its last mutation number read.
+    With ``read_counter`` the same statement also reads the sync sequence counter (pull: the
+    first statement of its snapshot must read the counter, and one round trip fewer matters
+    under load).
+    """
+    if not token:
+        raise AuthError(401, "unauthenticated", "missing bearer token (Authorization header)")
+    query = _token_query(lock=lock, read_counter=read_counter)
+    row = connection.execute(query, {"token_hash": hash_token(token)}).first()
     if row is None:
         raise AuthError(401, "unauthenticated", "unknown or signed-out device token")
     if row.revoked_at is not None:
