@@ -50,8 +50,10 @@ def test_concurrent_pushes_leave_no_gap_in_any_pull(
                 device = SyncClient(http, rep)
                 for batch in range(BATCHES):
                     mutations = []
+                    pushed: set[str] = set()
                     for _ in range(1 + batch % 3):
                         record = new_id()
+                        pushed.add(str(record))
                         mutations.append(
                             device.mutation(
                                 {
@@ -67,6 +69,10 @@ def test_concurrent_pushes_leave_no_gap_in_any_pull(
                         with lock:
                             created[rep].add(str(record))
                     assert {r["status"] for r in device.push(*mutations)} == {"applied"}
+                    # Concurrent pushes share publishing passes, but each push returns only
+                    # once its changes are numbered: its device's next pull has them.
+                    device.pull()
+                    assert pushed <= device.ids("account")
         except BaseException as exc:
             errors.append(exc)
 
