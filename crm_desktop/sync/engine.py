@@ -341,7 +341,8 @@ class SyncEngine:
 
         The caller keeps the returned token (in the keyring). A profile that already synced
         with another user or server is refused (:class:`ProfileMismatch`): its data belongs to
-        them. A device id the server no longer accepts (revoked earlier) is replaced by a new one.
+        them. A device id the server no longer accepts (revoked earlier) is replaced by a new one,
+        after wiping whatever the profile synced under it.
         """
         current = self.state()
         if current.user_id is not None and (
@@ -351,6 +352,7 @@ class SyncEngine:
                 f"this profile holds the data of {current.username} on {current.server_url}; "
                 "sign in with another profile (--profile DIR) to use a different account"
             )
+        wiped_now = False
         try:
             response = self._call(
                 lambda: self.transport.login(
@@ -363,8 +365,18 @@ class SyncEngine:
         except ServerError as exc:
             if exc.code != "device_conflict":
                 raise
-            with self._write() as connection:
-                state.set_values(connection, device_id=uuid.uuid4().hex)
+            wiped_now = current.user_id is not None
+            if wiped_now:
+                # The server no longer accepts this profile's device (head office revoked it;
+                # a profile of another user is refused above). Its data must not outlive the
+                # revocation just because the next contact was a sign-in rather than a sync.
+                self.wipe(
+                    "Head office revoked this device; its local data was wiped before "
+                    "signing in again as a new device."
+                )
+            else:
+                with self._write() as connection:
+                    state.set_values(connection, device_id=uuid.uuid4().hex)
             current = self.state()
             response = self._call(
                 lambda: self.transport.login(
@@ -383,7 +395,8 @@ class SyncEngine:
                 server_url=server_url,
                 user_id=response.user_id.hex,
                 username=response.username,
-                wiped_reason=None,
+                # A wipe made by this very sign-in stays on record for the app to show.
+                wiped_reason=now.wiped_reason if wiped_now else None,
             )
             self._absorb_server_time(connection, response.server_time_ms)
         return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from server.conftest import PASSWORD
 from sqlalchemy import select
 
 from crm_desktop.models import Contact
@@ -146,6 +147,35 @@ def test_reassigned_account_is_removed_from_the_old_owners_device(
     assert acme in carl.ids("account")
     with ann.store.engine.connect() as connection:
         assert connection.execute(select(sync_outbox)).first() is None
+
+
+def test_revoked_device_that_signs_in_again_starts_empty(
+    company: Any, devices: Any, server_db: Any
+) -> None:
+    """Revocation must wipe even when the device's next contact is a sign-in, not a sync."""
+    laptop = devices(company.names["ann"])
+    acme = laptop.add_account("Acme")
+    laptop.sync()
+    laptop.add_account("Unsynced Ltd")
+    admin.revoke_devices(server_db, username=company.names["ann"])
+    old_device = laptop.engine.state().device_id
+
+    laptop.engine.sign_in(
+        server_url=laptop.server_url,
+        username=laptop.username,
+        password=PASSWORD,
+        device_name="test",
+    )
+
+    current = laptop.engine.state()
+    assert current.device_id != old_device
+    assert current.wiped_reason and "revoked" in current.wiped_reason
+    assert laptop.ids("account", include_deleted=True) == set()
+    assert laptop.engine.pending() == (0, 0)
+    # As a new device it receives what head office holds, and nothing that was never synced.
+    laptop.sync()
+    names = {laptop.get("account", i).name for i in laptop.ids("account")}
+    assert acme in laptop.ids("account") and "Unsynced Ltd" not in names
 
 
 def test_revoked_device_wipes_its_data(company: Any, devices: Any, server_db: Any) -> None:
