@@ -565,8 +565,10 @@ class SyncEngine:
         code: str | None,
         reason: str | None,
     ) -> None:
-        changes = json.loads(entry.changes)
-        first = changes[0]
+        # One row per record of the mutation: all of them are rolled back locally
+        # (_restore_bases), so each must be listed for the user to see and redo, not only the
+        # first (a quote's lines, the second account of a save touching two).
+        now = _stored_time(utcnow())
         connection.execute(
             text(
                 "INSERT INTO sync_conflict (created_at, device_id, mutation, entity, record_id,"
@@ -574,16 +576,21 @@ class SyncEngine:
                 " VALUES (:now, :device, :n, :entity, :rid, '', 'rejected', 'server', 0,"
                 " :local, :code, :reason) ON CONFLICT DO NOTHING"
             ),
-            {
-                "now": _stored_time(utcnow()),
-                "device": device_id,
-                "n": entry.n,
-                "entity": first["t"],
-                "rid": _hex(first["id"]),
-                "local": json.dumps(first.get("f") if not first.get("d") else {"deleted": True}),
-                "code": code,
-                "reason": reason,
-            },
+            [
+                {
+                    "now": now,
+                    "device": device_id,
+                    "n": entry.n,
+                    "entity": change["t"],
+                    "rid": _hex(change["id"]),
+                    "local": json.dumps(
+                        change.get("f") if not change.get("d") else {"deleted": True}
+                    ),
+                    "code": code,
+                    "reason": reason,
+                }
+                for change in json.loads(entry.changes)
+            ],
         )
 
     def _restore_bases(

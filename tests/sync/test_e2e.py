@@ -8,7 +8,7 @@ import pytest
 from server.conftest import PASSWORD
 from sqlalchemy import select
 
-from crm_desktop.models import Contact
+from crm_desktop.models import Account, Contact
 from crm_desktop.store import search
 from crm_desktop.sync import state
 from crm_desktop.sync.engine import LocalDataWiped, SyncProgress
@@ -242,3 +242,27 @@ def test_a_lost_push_answer_still_brings_the_decision_home(company: Any, devices
     assert desktop.get("account", acme).industry == "Energy"
     assert laptop.get("account", acme).industry == "Energy"
     assert any(c.field == "industry" and c.winner == "server" for c in conflicts_of(desktop))
+
+
+def test_a_rejected_save_lists_every_record_it_rolled_back(company: Any, devices: Any) -> None:
+    """A save touching two accounts is one mutation; when head office refuses it, both records
+    go back to the server's values and both appear in the conflict log, not only the first."""
+    laptop = devices(company.names["ann"])
+    first = laptop.add_account("Acme")
+    second = laptop.add_account("Globex")
+    laptop.sync()
+    with laptop.store.sessions.begin() as session:
+        for record_id, industry in ((first, "Mining"), (second, "Energy")):
+            account = session.get(Account, record_id)
+            assert account is not None
+            account.industry = industry
+        invalid = session.get(Account, second)
+        assert invalid is not None
+        invalid.name = "G" * 5000  # longer than the column allows: refused as a whole
+
+    laptop.sync()
+
+    rejected = [c for c in conflicts_of(laptop) if c.rule == "rejected"]
+    assert {c.record_id for c in rejected} == {first, second}
+    assert laptop.get("account", first).industry is None
+    assert laptop.get("account", second).industry is None
