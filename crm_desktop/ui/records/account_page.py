@@ -6,11 +6,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QPushButton,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -124,15 +122,10 @@ class AccountPage(LinkingPage):
         # Sales orders made from accepted quotes; shown once the account exists.
         self.orders_panel: AccountOrdersWidget | None = None
 
-        splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
-        splitter.addWidget(self.scrolled(self.form))
-        splitter.addWidget(self.tabs)
+        splitter = self.form_beside(self.tabs, (380, 560))
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
-        splitter.setSizes([380, 560])
-        layout = QVBoxLayout(self.body)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        self.fill_body(splitter)
         self._link_ids: dict[uuid.UUID, uuid.UUID] = {}
 
     def _load(self) -> Callable[[Session], Any]:

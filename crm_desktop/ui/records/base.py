@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -156,6 +157,22 @@ class RecordPage(QWidget):
         area.setFrameShape(QFrame.Shape.NoFrame)
         area.setWidget(widget)
         return area
+
+    def form_beside(self, panel: QWidget, sizes: tuple[int, int]) -> QSplitter:
+        """The page's form (scrolling) on the left, ``panel`` on the right, in a splitter."""
+        splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
+        splitter.addWidget(self.scrolled(self.form))
+        splitter.addWidget(panel)
+        splitter.setSizes(list(sizes))
+        return splitter
+
+    def fill_body(self, *items: QWidget) -> QVBoxLayout:
+        """Lay ``items`` out top to bottom in the page body, edge to edge."""
+        layout = QVBoxLayout(self.body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for item in items:
+            layout.addWidget(item)
+        return layout
 
     def run_write(
         self,

@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTabWidget, QVBoxLayout, QWidget
 from sqlalchemy.orm import Session
 
 from crm_desktop.models.enums import Attitude, BuyingRole, Influence
@@ -82,13 +81,7 @@ class ContactPage(LinkingPage):
         self.tabs.addTab(self.roles, "Buying roles")
         self.tabs.addTab(self.timeline, "Activity")
 
-        splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
-        splitter.addWidget(self.scrolled(self.form))
-        splitter.addWidget(self.tabs)
-        splitter.setSizes([360, 580])
-        layout = QVBoxLayout(self.body)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        self.fill_body(self.form_beside(self.tabs, (360, 580)))
         self._link_ids: dict[uuid.UUID, uuid.UUID] = {}
 
     def _load(self) -> Callable[[Session], Any]:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -198,13 +197,7 @@ class LeadPage(RecordPage):
         side.addWidget(self.next_hint)
         side.addStretch(1)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
-        splitter.addWidget(self.scrolled(self.form))
-        splitter.addWidget(panel)
-        splitter.setSizes([480, 460])
-        layout = QVBoxLayout(self.body)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        self.fill_body(self.form_beside(panel, (480, 460)))
         self._targets: dict[str, uuid.UUID] = {}
 
     def _load(self) -> Callable[[Session], Any]:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -176,13 +174,8 @@ class OpportunityPage(RecordPage):
         # Quotes need a saved opportunity; the tab appears once the record exists.
         self.quotes_panel: OpportunityQuotesWidget | None = None
 
-        splitter = QSplitter(Qt.Orientation.Horizontal, self.body)
-        splitter.addWidget(self.scrolled(self.form))
-        splitter.addWidget(self.tabs)
-        splitter.setSizes([400, 560])
-        layout = QVBoxLayout(self.body)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stage_bar)
+        splitter = self.form_beside(self.tabs, (400, 560))
+        layout = self.fill_body(self.stage_bar)
         layout.addLayout(figures)
         layout.addWidget(self.closed_note)
         layout.addWidget(splitter, 1)
