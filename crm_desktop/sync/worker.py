@@ -54,6 +54,8 @@ WIPED = "wiped"
 UPDATE_REQUIRED = "update_required"
 BUSY = "busy"
 ERROR = "error"
+#: No usable OS keyring can read or keep the device token (KeyringUnavailable).
+KEYRING = "keyring"
 CANCELLED = "cancelled"
 
 
@@ -144,7 +146,7 @@ class SyncWorker(QObject):
         try:
             token = self._tokens.get(username)
         except KeyringUnavailable as exc:
-            self.sync_failed.emit(ERROR, str(exc))
+            self.sync_failed.emit(KEYRING, str(exc))
             return
         if token is None:
             self.sync_failed.emit(SIGNED_OUT, "Signed out — sign in to sync")
@@ -171,7 +173,9 @@ class SyncWorker(QObject):
             self.sync_failed.emit(BUSY, f"Head office is busy; will retry ({exc.message})")
         except SyncCancelled as exc:
             self.sync_failed.emit(CANCELLED, str(exc))
-        except (ServerError, SyncError, KeyringUnavailable) as exc:
+        except KeyringUnavailable as exc:
+            self.sync_failed.emit(KEYRING, str(exc))
+        except (ServerError, SyncError) as exc:
             self.sync_failed.emit(ERROR, str(exc))
         except Exception as exc:
             # Unexpected: log the traceback and tell the UI, never leave it spinning.

@@ -48,15 +48,6 @@ PUSH_DELAY_MS = 10_000
 _SIGN_IN_HINT = "Sign in to head office to sync (Sync menu → Sign in…)"
 
 
-def is_keyring_problem(message: str) -> bool:
-    """Whether a sync error is the keyring's (missing backend, locked, refused).
-
-    The worker reports :class:`~crm_desktop.sync.credentials.KeyringUnavailable` as a plain
-    error with its message, and every such message names the keyring.
-    """
-    return "keyring" in message.lower()
-
-
 class SyncStatusController(QObject):
     """Schedules sync rounds and shows their state (see the module docstring).
 
@@ -293,7 +284,7 @@ class SyncStatusController(QObject):
             self.update_required.emit(message)
         elif kind == kinds.CANCELLED:
             self._show_idle()
-        elif is_keyring_problem(message):
+        elif kind == kinds.KEYRING:
             self._interval.stop()
             self._show_problem(SyncState.ERROR, "No keyring for the sign-in", message)
             self.keyring_unavailable.emit(message)
