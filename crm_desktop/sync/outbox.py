@@ -16,9 +16,20 @@ flushed objects and, through the session's own connection, in the same transacti
   a merge is computed against, and what keeps a pulled value from clobbering the edit.
 
 Creates send every non-null column (with ``created_at``); edits send the fields whose value
-changed; a tombstone (``deleted`` set) or an ORM hard delete travels as a delete. Sessions that
+changed; a tombstone (``deleted`` set) or an ORM hard delete travels as a delete. A **revival**
+(``deleted`` going from true back to false: a contact re-linked to an account whose link was
+tombstoned, a price re-added) travels as ``"r": true`` with the record's full current state
+(every synced column, nulls and ``created_at`` included): the server holds a tombstone whose
+fields may differ from ours, and sending only the changed fields would meet that tombstone as an
+``edit_after_delete`` and the revival would be undone. Sessions that
 apply pulled changes set ``session.info[SKIP_CAPTURE] = True`` so those writes are not echoed
-back. Bulk Core statements bypass the ORM and are not captured: the only such writer is the demo
+back.
+
+The base cursor of a mutation is normally the pull cursor when the transaction is made. A caller
+that saves values it read earlier (a record page open while a sync pulled a colleague's edit)
+puts the cursor of that read in ``session.info[BASE_CURSOR]``; the mutation then takes the smaller
+of the two, so the server sees the colleague's edit as concurrent instead of silently
+overwriting it. Bulk Core statements bypass the ORM and are not captured: the only such writer is the demo
 data generator, whose records are local examples, not company data.
 
 Threading: the hook runs on whichever thread flushes, inside that session's transaction; the
@@ -44,6 +55,9 @@ from crm_desktop.sync.tables import encode_value, sync_outbox, sync_state
 
 #: ``session.info`` key: when true, flushes of this session are not captured (pulled data).
 SKIP_CAPTURE = "crm_sync_skip_capture"
+#: ``session.info`` key: the pull cursor at the time the values being saved were read. The
+#: transaction's mutations take it as their base when it is older than the current cursor.
+BASE_CURSOR = "sync_base_cursor"
 # session.info key holding (root transaction, mutation number) of the mutation being built.
 _CURRENT = "crm_sync_mutation"
 
@@ -76,6 +90,8 @@ class _Captured:
     before: dict[str, Any]
     created: bool = False
     deleted: bool = False
+    #: ``deleted`` went from true to false: ``fields`` holds the full state (wire ``"r"``).
+    revived: bool = False
 
 
 def _collect(session: Session) -> list[_Captured]:
@@ -100,6 +116,9 @@ def _collect(session: Session) -> list[_Captured]:
         if deleted_history.has_changes() and obj.deleted:
             captured.append(_Captured(entity, obj.id, {}, {"deleted": False}, deleted=True))
             continue
+        if deleted_history.has_changes() and deleted_history.deleted and deleted_history.deleted[0]:
+            captured.append(_revival(entity, obj))
+            continue
         fields = {}
         before: dict[str, Any] = {}
         for key, name in _COLUMNS[type(obj)]:
@@ -122,8 +141,36 @@ def _collect(session: Session) -> list[_Captured]:
     return captured
 
 
-def _allocate(connection: Connection, change_count: int, changes: str) -> int:
-    """Take the next mutation number and stamp, and insert the outbox row; returns ``n``."""
+def _revival(entity: str, obj: Any) -> _Captured:
+    """A tombstoned record made live again: its full state, and a base for every field.
+
+    The bases (the value before this flush, and ``deleted`` = true) keep a pulled value from
+    overwriting the revived record until the server has decided, and let a rejected revival put
+    the record back as the server has it (tombstoned).
+    """
+    insp = inspect(obj)
+    fields: dict[str, Any] = {}
+    before: dict[str, Any] = {"deleted": True}
+    for key, name in _COLUMNS[type(obj)]:
+        value = encode_value(getattr(obj, key))
+        fields[name] = value  # nulls too: the server's tombstone may hold a value we cleared
+        history = insp.attrs[key].history
+        if not history.has_changes():
+            before[name] = value
+        elif history.deleted:
+            before[name] = encode_value(history.deleted[0])
+        else:
+            before[name] = _UNKNOWN
+    return _Captured(entity, obj.id, fields, before, revived=True)
+
+
+def _allocate(
+    connection: Connection, change_count: int, changes: str, base_limit: int | None = None
+) -> int:
+    """Take the next mutation number and stamp, and insert the outbox row; returns ``n``.
+
+    ``base_limit`` (see :data:`BASE_CURSOR`) caps the base cursor.
+    """
     returning = (sync_state.c.last_mutation, sync_state.c.clock, sync_state.c.cursor)
     stmt = (
         update(sync_state)
@@ -136,6 +183,8 @@ def _allocate(connection: Connection, change_count: int, changes: str) -> int:
         sync_state_mod.ensure(connection)
         row = connection.execute(stmt).one()
     n, clock_text, cursor, device_hex = row
+    if base_limit is not None:
+        cursor = min(cursor, base_limit)
     clock = HybridLogicalClock(device_hex, last=Hlc.decode(clock_text) if clock_text else None)
     stamp = clock.now()
     sync_state_mod.save_clock(connection, stamp)
@@ -158,6 +207,10 @@ def _wire(change: _Captured) -> dict[str, Any]:
         wire["d"] = True
         return wire
     wire["f"] = change.fields
+    if change.revived:
+        # The full state replaces the tombstone: there is no base to show in a conflict.
+        wire["r"] = True
+        return wire
     known = {k: v for k, v in change.before.items() if v is not _UNKNOWN}
     if known and not change.created:
         wire["o"] = known
@@ -169,14 +222,19 @@ def _merge(existing: dict[str, Any], change: _Captured) -> dict[str, Any] | None
 
     ``None`` means the record disappears from the mutation (made and deleted in one transaction).
     """
+    if change.revived:
+        # Deleted and revived in one transaction (or revived again): the full state stands.
+        return _wire(change)
     if existing.get("d"):
         return existing
     if change.deleted:
-        if "created_at" in existing.get("f", {}):
+        if "created_at" in existing.get("f", {}) and not existing.get("r"):
             return None
         return {"t": existing["t"], "id": existing["id"], "d": True}
     merged = dict(existing)
     merged["f"] = {**existing.get("f", {}), **change.fields}
+    if existing.get("r"):
+        return merged  # a revival carries no base values
     if "o" in existing or change.before:
         origin = dict(existing.get("o", {}))
         for name, value in change.before.items():
@@ -221,6 +279,7 @@ def _after_flush(session: Session, _context: Any) -> None:
     if not captured:
         return
     connection = session.connection()
+    base_limit: int | None = session.info.get(BASE_CURSOR)
     root = session.get_transaction()
     current = session.info.get(_CURRENT)
     n: int | None = None
@@ -240,7 +299,8 @@ def _after_flush(session: Session, _context: Any) -> None:
     for change in captured:
         key = (change.entity, change.id.hex)
         if key in index:
-            if "created_at" in changes[index[key]].get("f", {}):
+            previous = changes[index[key]]
+            if "created_at" in previous.get("f", {}) and not previous.get("r"):
                 # Made earlier in this transaction: the server has no base for it yet.
                 change.created = True
             merged = _merge(changes[index[key]], change)
@@ -266,13 +326,13 @@ def _after_flush(session: Session, _context: Any) -> None:
         else:
             connection.execute(sync_outbox.delete().where(sync_outbox.c.n == n))
     elif changes:
-        n = _allocate(connection, len(changes), _dumps(changes))
+        n = _allocate(connection, len(changes), _dumps(changes), base_limit)
     if n is not None:
         _record_bases(connection, n, into_current)
         session.info[_CURRENT] = (root, n)
     while spill:
         part, spill = spill[:MAX_CHANGES_PER_MUTATION], spill[MAX_CHANGES_PER_MUTATION:]
-        n = _allocate(connection, len(part), _dumps([_wire(c) for c in part]))
+        n = _allocate(connection, len(part), _dumps([_wire(c) for c in part]), base_limit)
         _record_bases(connection, n, part)
         session.info[_CURRENT] = (root, n)
 
@@ -304,6 +364,8 @@ class OutboxEntry:
     base: int
     changes: str
     change_count: int
+    #: A request carrying this mutation went out before (see ``sync_outbox.sent``).
+    sent: bool = False
 
 
 def pending(connection: Connection) -> tuple[int, int]:
@@ -330,6 +392,7 @@ def read_batch(
             sync_outbox.c.base,
             sync_outbox.c.changes,
             sync_outbox.c.change_count,
+            sync_outbox.c.sent,
         )
         .where(sync_outbox.c.n > after)
         .order_by(sync_outbox.c.n)
@@ -339,5 +402,7 @@ def read_batch(
         if entries and size + len(row.changes) + 64 > max_bytes:
             break
         size += len(row.changes) + 64
-        entries.append(OutboxEntry(row.n, row.stamp, row.base, row.changes, row.change_count))
+        entries.append(
+            OutboxEntry(row.n, row.stamp, row.base, row.changes, row.change_count, bool(row.sent))
+        )
     return entries

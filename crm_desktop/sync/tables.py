@@ -7,7 +7,8 @@ These tables live in the desktop store only, on their own :data:`sync_metadata` 
                    pull cursor, the persisted hybrid logical clock, the conflict-feed cursor and
                    who/where the profile last signed in (so a profile never mixes two servers).
 ``sync_outbox``    one row per local transaction still to push: its mutation number ``n``
-                   (idempotency key), clock stamp, base cursor and its changes as wire JSON.
+                   (idempotency key), clock stamp, base cursor, its changes as wire JSON, and
+                   whether it was ever sent (``sent``, see :mod:`crm_desktop.sync.engine`).
 ``sync_base``      one row per field with a pending local edit: the last value the server had
                    for it (the *base*) and the newest mutation that edited it. While a row exists
                    a pulled value never overwrites the local one; the pulled value becomes the new
@@ -47,6 +48,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from crm_desktop.models import ENTITIES
@@ -85,6 +87,10 @@ sync_outbox = Table(
     Column("changes", Text, nullable=False),
     Column("change_count", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set (and committed) before the first request carrying this mutation goes out. A number
+    # the server calls a duplicate although it was never sent cannot have been applied: the
+    # profile was restored from a backup or copied, and its numbers fell behind the server's.
+    Column("sent", Boolean, nullable=False, default=False, server_default=text("0")),
 )
 
 sync_base = Table(

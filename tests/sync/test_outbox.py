@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crm_desktop.models import Account, Quote, QuoteLine, User
+from crm_desktop.models import Account, AccountContact, Contact, Quote, QuoteLine, User
 from crm_desktop.store import Store
-from crm_desktop.sync.outbox import SKIP_CAPTURE
+from crm_desktop.sync import state as sync_state
+from crm_desktop.sync.outbox import BASE_CURSOR, SKIP_CAPTURE
 from crm_desktop.sync.protocol import MAX_CHANGES_PER_MUTATION, PushRequest
 from crm_desktop.sync.tables import sync_base, sync_outbox
 
@@ -137,3 +138,104 @@ def test_huge_transactions_spill_into_protocol_sized_mutations(store: Store, use
                 session.flush()
     sizes = [len(e["c"]) for e in outbox(store)][1:]
     assert sizes == [MAX_CHANGES_PER_MUTATION, 5]
+
+
+def _unlinked(store: Store, user: User, *, synced: bool = True) -> AccountContact:
+    """A contact whose job at an account was removed (the link row tombstoned); ``synced``:
+    the server has applied everything so far (its answer emptied the outbox and the bases)."""
+    with store.sessions.begin() as session:
+        account = Account(name="Acme", owner_id=user.id)
+        contact = Contact(first_name="Zoë", last_name="Adams", owner_id=user.id)
+        session.add_all([account, contact])
+        session.flush()
+        link = AccountContact(account_id=account.id, contact_id=contact.id, title="Buyer")
+        session.add(link)
+    with store.sessions.begin() as session:
+        loaded = session.get(AccountContact, link.id)
+        assert loaded is not None
+        loaded.deleted = True
+    if synced:
+        with store.engine.begin() as connection:
+            connection.execute(sync_outbox.delete())
+            connection.execute(sync_base.delete())
+    return link
+
+
+def test_relinking_a_removed_contact_sends_the_whole_link_as_a_revival(
+    store: Store, user: User
+) -> None:
+    link = _unlinked(store, user)
+    with store.sessions.begin() as session:
+        revived = session.get(AccountContact, link.id)
+        assert revived is not None
+        revived.deleted = False
+        revived.title = None  # re-linked without a title: the server's "Buyer" must go
+    change = outbox(store)[-1]["c"]
+    assert change == [
+        {
+            "t": "account_contact",
+            "id": link.id.hex,
+            "r": True,
+            "f": {
+                "created_at": change[0]["f"]["created_at"],
+                "account_id": str(link.account_id),
+                "contact_id": str(link.contact_id),
+                "title": None,
+                "department": None,
+                "is_primary": False,
+            },
+        }
+    ]
+    # Until the server decides, a pulled copy must not undo the revival; a refused revival
+    # puts the link back as the server has it: removed, with its old title.
+    recorded = bases(store)
+    assert recorded[("deleted", link.id.hex)][0] == "true"
+    assert recorded[("title", link.id.hex)][0] == '"Buyer"'
+
+
+def test_relinked_before_the_removal_was_sent_keeps_the_live_base(store: Store, user: User) -> None:
+    link = _unlinked(store, user, synced=False)
+    with store.sessions.begin() as session:
+        revived = session.get(AccountContact, link.id)
+        assert revived is not None
+        revived.deleted = False
+    entries = outbox(store)
+    assert entries[-2]["c"] == [{"t": "account_contact", "id": link.id.hex, "d": True}]
+    assert entries[-1]["c"][0]["r"] is True
+    # The server still has the link live: that stays the base, now owned by the revival.
+    assert bases(store)[("deleted", link.id.hex)] == ("false", entries[-1]["n"])
+
+
+def test_removed_and_relinked_in_one_save_is_one_revival(store: Store, user: User) -> None:
+    link = _unlinked(store, user)
+    with store.sessions.begin() as session:
+        loaded = session.get(AccountContact, link.id)
+        assert loaded is not None
+        loaded.deleted = False
+        session.flush()
+        loaded.title = "Head of purchasing"  # edited in a second flush of the same save
+        session.flush()
+        loaded.deleted = True
+        session.flush()
+        loaded.deleted = False
+    [change] = outbox(store)[-1]["c"]
+    assert change["r"] is True and "d" not in change and "o" not in change
+    assert change["f"]["title"] == "Head of purchasing"
+
+
+def test_a_save_of_values_read_earlier_takes_the_older_cursor_as_base(
+    store: Store, user: User
+) -> None:
+    with store.sessions.begin() as session:
+        account = Account(name="Acme", owner_id=user.id)
+        session.add(account)
+    with store.sessions.begin() as session:
+        sync_state.set_values(session.connection(), cursor=50)
+    for loaded_at, expected in ((40, 40), (60, 50), (None, 50)):
+        with store.sessions.begin() as session:
+            if loaded_at is not None:
+                session.info[BASE_CURSOR] = loaded_at
+            loaded = session.get(Account, account.id)
+            assert loaded is not None
+            loaded.phone = f"+1 555 {loaded_at}"
+        assert outbox(store)[-1]["base"] == expected
