@@ -318,7 +318,13 @@ class Batch:
                 "out_of_scope", f"{label} belongs to {describe(meta.scope)}; not yours to change"
             )
         if current["deleted"]:
+            if change.r:
+                revival = self._stamp(default_stamp)
+                if self._revival_wins(meta, revival):
+                    self._revive(spec, change, decoded, stamps, current, meta, revival, label)
+                    return
             if not change.d:
+                # A stale edit, or a revival older than the delete: the tombstone stands.
                 for name, value in change.f.items():
                     server_value = spec.fields[name].encode(current[name])
                     self._conflict(
@@ -332,8 +338,47 @@ class Batch:
             return
         if change.d:
             self._delete(spec, change, current, meta, self._stamp(default_stamp), base)
-        else:
-            self._update(spec, change, decoded, stamps, current, meta, base, label)
+            return
+        if change.r:
+            # A revival of a live record (the server never saw the delete, or another device
+            # revived it first) is an ordinary update. The record keeps its creation time.
+            decoded.pop("created_at", None)
+        self._update(spec, change, decoded, stamps, current, meta, base, label)
+
+    @staticmethod
+    def _revival_wins(meta: RecordMeta, revival: Hlc) -> bool:
+        """Whether a revival is later than the tombstone it meets.
+
+        ``clocks["deleted"]`` holds the stamp of the last change of the record's deleted state
+        (a delete or a revival). A tombstone without one (deleted outside sync, or before the
+        stamp was recorded) is older than any revival.
+        """
+        clock = meta.clocks.get("deleted")
+        return clock is None or revival > Hlc.decode(clock[0])
+
+    def _revive(
+        self,
+        spec: EntitySpec,
+        change: Change,
+        decoded: dict[str, Any],
+        stamps: dict[str, Hlc],
+        current: dict[str, Any],
+        meta: RecordMeta,
+        revival: Hlc,
+        label: str,
+    ) -> None:
+        """Un-delete a tombstoned record whose revival is later than its delete.
+
+        The sent fields are the record's full state as the reviving device has it: they are
+        written as plain writes (no merge against values hidden under the tombstone) stamped
+        with the revival's stamps, and the record is republished so every device in scope
+        pulls it as an upsert again.
+        """
+        updates = {name: value for name, value in decoded.items() if name != "created_at"}
+        for name in updates:
+            meta.clocks[name] = [stamps[name].encode(), None]
+        meta.clocks["deleted"] = [revival.encode(), None]
+        self._write(spec, change.id, current, meta, updates, label, revive=True)
 
     def _decode(self, spec: EntitySpec, change: Change, label: str) -> dict[str, Any]:
         decoded: dict[str, Any] = {}
@@ -447,6 +492,26 @@ class Batch:
             self._conflict(
                 change, name, rule, winner, (local_wire, server_wire, result_wire), stamp, clock[0]
             )
+        self._write(spec, change.id, current, meta, updates, label, dirty=dirty)
+
+    def _write(
+        self,
+        spec: EntitySpec,
+        record_id: uuid.UUID,
+        current: dict[str, Any],
+        meta: RecordMeta,
+        updates: dict[str, Any],
+        label: str,
+        *,
+        dirty: bool = False,
+        revive: bool = False,
+    ) -> None:
+        """Write an existing record's new values (and un-delete it with ``revive``).
+
+        Checks the scope after the change (the writer must still see it), keeps the manager
+        tree's bookkeeping when a user moves, stages the record for
+        publishing (``dirty``: only its clocks changed) and cascades a new scope to dependents.
+        """
         scope_columns = {column for column, _ in RULES[spec.name].parents}
         if RULES[spec.name].own:
             scope_columns.add(RULES[spec.name].own or "")
@@ -458,21 +523,29 @@ class Batch:
                     "out_of_scope", f"{label}: you cannot hand it to {describe(new_scope)}"
                 )
             meta.scope = new_scope
-        if spec.name == "user" and "manager_id" in updates:
+        # (A revival writes every field; only a different manager moves the user. Deleted
+        # users stay in the tree, so coming back alone changes nobody's view.)
+        if (
+            spec.name == "user"
+            and "manager_id" in updates
+            and updates["manager_id"] != current["manager_id"]
+        ):
             self._keep_tree_before_change()
-            if self.actor.hierarchy.would_cycle(change.id, updates["manager_id"]):
+            if self.actor.hierarchy.would_cycle(record_id, updates["manager_id"]):
                 raise Rejected("invalid_value", f"{label}: that manager reports to this user")
-            self._stage.hierarchy_users.add(change.id)
-        if updates:
-            updates["updated_at"] = utcnow()
+            self._stage.hierarchy_users.add(record_id)
+        if updates or revive:
+            values = {**updates, "updated_at": utcnow()}
+            if revive:
+                values["deleted"] = False
             self.connection.execute(
-                update(spec.table).where(spec.table.c.id == change.id).values(updates)
+                update(spec.table).where(spec.table.c.id == record_id).values(values)
             )
-        if dirty or updates:
-            self._stage.meta[change.id] = meta
-            self._stage.touched[change.id] = None
+        if dirty or updates or revive:
+            self._stage.meta[record_id] = meta
+            self._stage.touched[record_id] = None
         if meta.scope != old_scope:
-            self._cascade(spec.name, change.id, meta.scope)
+            self._cascade(spec.name, record_id, meta.scope)
 
     def _keep_tree_before_change(self) -> None:
         if self._before is None:
@@ -487,6 +560,17 @@ class Batch:
         stamp: Hlc,
         base: int,
     ) -> None:
+        revived = meta.clocks.get("deleted")
+        if revived is not None and Hlc.decode(revived[0]) > stamp:
+            # A live record with a deleted-state stamp was revived, and after this delete was
+            # made (it was pushed late): the later of the two stands, whichever arrives first.
+            # Republished so the deleting device pulls the record back.
+            self._conflict(
+                change, "deleted", "lww", "server", (True, False, False), stamp, revived[0]
+            )
+            self._stage.meta[change.id] = meta
+            self._stage.touched[change.id] = None
+            return
         if spec.name == "user":
             self._keep_tree_before_change()
         for name, clock in list(meta.clocks.items()):

@@ -8,7 +8,10 @@ One round (:meth:`SyncEngine.sync`) is push, then pull, then the conflict feed:
   otherwise (a concurrent edit won by the other side, long text merged, an edit of a deleted
   record) are written locally, rejected mutations are logged with the server's reason and their
   fields restored to the server's value. A lost answer is harmless: the same batch is sent again
-  and comes back as ``duplicate``.
+  and comes back as ``duplicate``. Each mutation is flagged as sent (committed) before its first
+  request, so a ``duplicate`` answer for one never sent before means the number was taken by
+  another copy of this profile (restored from a backup, copied to another PC): it is renumbered
+  above the server's last number and pushed again in the same round, never dropped.
 * **Pull** asks for pages after the stored cursor and applies each page in one transaction
   together with its new cursor (removals, deletes, then upserts, with ``executemany`` and
   ``INSERT OR REPLACE``), re-indexing search for the page's rows in bulk. Foreign keys are off on
@@ -101,6 +104,9 @@ PULL_LIMIT = DEFAULT_PULL_LIMIT
 FULL_SYNC_LIMIT = MAX_PULL_LIMIT
 #: Stay well under the protocol's 8 MiB body limit.
 PUSH_MAX_BYTES = MAX_BODY_BYTES // 2
+#: Renumberings of never-sent mutations answered ``duplicate`` allowed in one round (one is
+#: enough for a restored profile; more means another copy is pushing as the same device).
+_MAX_RENUMBERS = 3
 #: SQLite's default limit on bound parameters is 32766; IN lists stay far below it.
 _CHUNK = 500
 
@@ -484,6 +490,14 @@ class SyncEngine:
         self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
     ) -> None:
         total: int | None = None
+        # The first request of a round that carries never-sent mutations carries only the first
+        # of them. A profile restored from a backup numbers below what the server applied; sent
+        # together, its low numbers would come back duplicate while the later ones of the same
+        # batch were applied, and the renumbered ones would then land after them, an older edit
+        # of a field overwriting a newer one. One never-sent mutation alone either is applied
+        # (every later number is higher still) or tells the server's last number first.
+        probing = True
+        renumbered = 0
         while True:
             self._check_cancel(cancel)
             with self._read() as connection:
@@ -497,11 +511,37 @@ class SyncEngine:
                 current = state.load(connection)
             if not entries:
                 return
+            if probing:
+                fresh = next((i for i, entry in enumerate(entries) if not entry.sent), None)
+                if fresh is not None:
+                    probing = False
+                    entries = entries[: fresh + 1]
+            self._mark_sent(entries)
             body = self._push_body(entries, current)
             response: PushResponse = self._call(partial(self.transport.push, body))
-            self._apply_push(entries, response, report)
-            report.pushed += len(entries)
+            kept = self._apply_push(entries, response, report)
+            report.pushed += len(entries) - kept
+            if kept:
+                renumbered += 1
+                if renumbered > _MAX_RENUMBERS:
+                    # Another copy of this profile keeps taking the same numbers: stop rather
+                    # than chase it; the mutations stay in the outbox.
+                    raise SyncError(
+                        "another copy of this profile is syncing as the same device; "
+                        "use one copy only, or sign in with a new profile on the other PC"
+                    )
             notify(SyncProgress("push", report.pushed, max(total or 0, report.pushed)))
+
+    def _mark_sent(self, entries: list[outbox.OutboxEntry]) -> None:
+        """Record (committed) that ``entries`` are about to be sent: from now on a duplicate
+        answer for them may mean "applied by a request whose answer was lost"."""
+        fresh = [entry.n for entry in entries if not entry.sent]
+        if not fresh:
+            return
+        with self._write() as connection:
+            connection.execute(
+                sync_outbox.update().where(sync_outbox.c.n.in_(fresh)).values(sent=True)
+            )
 
     def _push_body(self, entries: list[outbox.OutboxEntry], current: SyncState) -> bytes:
         # The stored changes are already wire JSON: splice them in rather than re-validating
@@ -517,19 +557,31 @@ class SyncEngine:
 
     def _apply_push(
         self, entries: list[outbox.OutboxEntry], response: PushResponse, report: SyncReport
-    ) -> None:
-        sent = {entry.n: entry for entry in entries}
+    ) -> int:
+        """Apply a push answer; returns how many mutations stay to be pushed again.
+
+        A mutation answered ``duplicate`` that had never been sent before this request cannot
+        have been applied: its number was taken before (restored or copied profile). It stays,
+        and it and every later pending mutation are renumbered above the server's last number,
+        keeping their order, for the same round to push them again.
+        """
+        batch = {entry.n: entry for entry in entries}
         results = {result.n: result for result in response.results}
-        missing = sent.keys() - results.keys()
+        missing = batch.keys() - results.keys()
         if missing and max(missing) > response.last_mutation:
             raise SyncError(
                 f"the server answered without results for mutations {sorted(missing)[:5]}; "
                 "they stay in the outbox"
             )
+        kept = [
+            n
+            for n, entry in batch.items()
+            if not entry.sent and n in results and results[n].status == "duplicate"
+        ]
         with self._write() as connection:
             my_device = state.load(connection).device_id.hex
             touched: dict[str, set[str]] = {}
-            for n, entry in sent.items():
+            for n, entry in batch.items():
                 result = results.get(n)
                 if result is None:
                     continue  # applied by an earlier, lost answer (n <= last_mutation)
@@ -547,15 +599,33 @@ class SyncEngine:
                         server_id=None,
                     )
                     self._apply_decision(connection, n, conflict.model_dump(mode="json"), touched)
-            top = max(sent)
-            connection.execute(sync_outbox.delete().where(sync_outbox.c.n.in_(list(sent))))
-            connection.execute(sync_base.delete().where(sync_base.c.last_n <= top))
+            done = [n for n in batch if n not in kept]
+            if done:
+                connection.execute(sync_outbox.delete().where(sync_outbox.c.n.in_(done)))
+                # The decided edits' bases go; those of mutations still to push stay.
+                connection.execute(
+                    sync_base.delete().where(
+                        sync_base.c.last_n <= max(done), sync_base.c.last_n.not_in(kept)
+                    )
+                )
             now = state.load(connection)
             if response.last_mutation > now.last_mutation:
                 state.set_values(connection, last_mutation=response.last_mutation)
+            if kept:
+                log.warning(
+                    "the server already used mutation numbers %s of this device (a restored or "
+                    "copied profile): pushing them again as new numbers",
+                    kept[:5],
+                )
+                # Renumbered, they have never been sent under their new numbers.
+                connection.execute(
+                    sync_outbox.update().where(sync_outbox.c.n.in_(kept)).values(sent=False)
+                )
+                self._renumber_above(connection, state.load(connection), response.last_mutation)
             self._absorb_server_time(connection, response.server_time_ms)
             self._reindex(connection, touched)
             report.changed.update(touched)
+        return len(kept)
 
     def _log_rejection(
         self,
