@@ -217,7 +217,8 @@ def replay(pages: dict[int, bytes], directory: Path) -> None:
     """Apply captured pages to a fresh profile and print the client-only figures."""
     store = open_store(directory / "crm.sqlite3")
     transport = ReplayTransport(pages)
-    client = SyncEngine(store.path, transport)
+    # The captured pages are the paged protocol: no snapshot to replay.
+    client = SyncEngine(store.path, transport, use_snapshot=False)
     try:
         started, cpu = time.perf_counter(), time.process_time()
         report = client.sync()

@@ -16,6 +16,8 @@ Threading: a Transport is used by one thread at a time (the sync worker, or a CL
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -35,6 +37,8 @@ from crm_desktop.sync.protocol import (
     schema_fingerprint,
 )
 
+#: The response header of ``/v1/snapshot`` that carries the cursor to pull from afterwards.
+SNAPSHOT_CURSOR_HEADER = "X-CRM-Cursor"
 #: (connect, read) timeouts in seconds: connect fails fast when offline; a big page may take a while.
 DEFAULT_TIMEOUT = (5.0, 120.0)
 
@@ -231,6 +235,47 @@ class Transport:
         """``POST /v1/pull``: the next page after ``cursor``."""
         body = PullRequest(cursor=cursor, limit=limit).model_dump_json().encode()
         return PullResponse.model_validate_json(self._call("POST", "/v1/pull", body=body))
+
+    def snapshot(
+        self, destination: Path, progress: Callable[[int], None] | None = None
+    ) -> int | None:
+        """``POST /v1/snapshot``: stream the first-sync snapshot into ``destination``.
+
+        Returns the pull cursor the snapshot was taken at, or None when the server has no
+        snapshot endpoint (an older server: pull page by page instead). ``progress`` gets the
+        bytes received so far. The body never sits in memory as a whole.
+        """
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            with self._http.post(
+                self.base_url + "/v1/snapshot",
+                data=b"{}",
+                headers=headers,
+                timeout=self.timeout,
+                verify=self._verify,
+                stream=True,
+            ) as response:
+                if response.status_code in (404, 405):
+                    return None
+                if response.status_code >= 400:
+                    error = _error_from(response)
+                    error.sent_schema = str(response.request.headers.get(SCHEMA_HEADER, ""))
+                    raise error
+                cursor = int(response.headers[SNAPSHOT_CURSOR_HEADER])
+                received = 0
+                with destination.open("wb") as out:
+                    for chunk in response.iter_content(chunk_size=1 << 20):
+                        out.write(chunk)
+                        received += len(chunk)
+                        if progress is not None:
+                            progress(received)
+                return cursor
+        except requests.exceptions.SSLError as exc:
+            raise NetworkError(f"secure connection to {self.base_url} failed: {exc}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"cannot reach {self.base_url}: {exc}") from exc
+        except (KeyError, ValueError) as exc:
+            raise NetworkError(f"the server sent a snapshot without a valid cursor: {exc}") from exc
 
     def conflicts(self, after: int, limit: int = 500) -> ConflictPage:
         """``GET /v1/conflicts``: conflict-log entries involving this device after ``after``."""

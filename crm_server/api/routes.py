@@ -1,4 +1,5 @@
-"""The ``/v1`` endpoints: version, login/logout, push, pull and the device's conflict log.
+"""The ``/v1`` endpoints: version, login/logout, push, pull, the first-sync snapshot and the
+device's conflict log.
 
 Handlers are plain ``def``: they run in the worker's thread pool because the database work
 is synchronous SQLAlchemy.
@@ -10,8 +11,9 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, or_, select
+from starlette.background import BackgroundTask
 
 from crm_desktop.sync.protocol import (
     MIN_PROTOCOL_VERSION,
@@ -28,7 +30,7 @@ from crm_desktop.sync.protocol import (
     PushResponse,
     VersionInfo,
 )
-from crm_server import __version__
+from crm_server import __version__, snapshot
 from crm_server.api.deps import (
     DeviceDep,
     ServicesDep,
@@ -116,6 +118,37 @@ def pull(body: PullRequest, services: ServicesDep, token: TokenDep) -> Response:
     return Response(
         json.dumps(page, ensure_ascii=False, separators=(",", ":")),
         media_type="application/json",
+    )
+
+
+SNAPSHOT_MEDIA_TYPE = "application/vnd.sqlite3"
+CURSOR_HEADER = "X-CRM-Cursor"
+RECORDS_HEADER = "X-CRM-Records"
+
+
+@router.post(
+    "/snapshot",
+    response_model=None,
+    responses={
+        **_AUTHED,
+        200: {
+            "content": {SNAPSHOT_MEDIA_TYPE: {}},
+            "description": "A SQLite database holding the caller's scope (see the protocol's"
+            " 'Snapshot' section); the pull cursor to continue from is in X-CRM-Cursor.",
+        },
+    },
+    dependencies=[Depends(require_schema)],
+    tags=["sync"],
+)
+def first_sync_snapshot(services: ServicesDep, token: TokenDep) -> FileResponse:
+    """Everything a pull from cursor 0 would send, as one SQLite file (first syncs)."""
+    built = snapshot.build(services.sync.engine, token)
+    return FileResponse(
+        built.path,
+        media_type=SNAPSHOT_MEDIA_TYPE,
+        headers={CURSOR_HEADER: str(built.cursor), RECORDS_HEADER: str(built.records)},
+        # The file is a per-request temporary: gone once sent (or the send failed).
+        background=BackgroundTask(built.path.unlink, missing_ok=True),
     )
 
 

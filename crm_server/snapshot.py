@@ -1,0 +1,231 @@
+"""First-sync snapshots: the caller's whole scope as one SQLite file.
+
+A device that has never synced would otherwise pull its scope page by page: every record is
+encoded to JSON, parsed, converted and inserted one at a time on both sides, about 80 us of CPU
+per record in all (13,700-20,000 records/s on the reference machine against a target of
+50,000). A snapshot moves the same records as SQLite tables in the client's own storage
+format, so both sides copy them with ``INSERT ... SELECT`` inside SQLite.
+
+What a snapshot holds, and why it is consistent with pulls:
+
+* one table per synced entity, named and laid out like the shared model's table (columns in
+  model order, no constraints or indexes: the client copies them into its own tables);
+* the live records the caller would receive from a pull with ``cursor = 0``: sequence
+  numbered and ``<=`` the counter read in the same read snapshot, in the caller's scope (admins:
+  everything), tombstones left out exactly as a first pull leaves them out (a pull's
+  ``deletes`` only touch records the device already has);
+* ``snapshot_info`` (key, value): ``format``, ``schema`` (the schema fingerprint), ``cursor``
+  (the counter value: the device pulls from there) and ``records``.
+
+The counter and the rows are read in one snapshot (REPEATABLE READ on PostgreSQL, one WAL read
+transaction on SQLite), as a pull reads them, so the cursor never skips a change: anything
+committed later gets a higher sequence and comes in the next pull.
+
+On a SQLite server the file is filled by ``ATTACH`` and ``INSERT ... SELECT`` (the server's
+storage format is the client's); on PostgreSQL rows are streamed through SQLAlchemy and bound
+with the SQLite dialect's own type processors, so values land exactly as the client's ORM
+would store them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, or_, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import make_url
+
+from crm_desktop.models import ENTITIES
+from crm_desktop.sync.protocol import schema_fingerprint
+from crm_server.auth import DeviceAuth, authenticate_on
+from crm_server.db import read_transaction, sync_record
+from crm_server.scopes import subtree_query
+
+#: Bumped when the file's layout changes; the client refuses a format it does not know.
+SNAPSHOT_FORMAT = 1
+_BATCH = 5000
+_SQLITE = sqlite_dialect.dialect()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A built snapshot file (the caller deletes it once sent)."""
+
+    path: Path
+    cursor: int
+    records: int
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _tables() -> list[tuple[str, Table]]:
+    """(entity, table) of every synced entity."""
+    return [(entity, model.__table__) for entity, model in ENTITIES.items()]  # type: ignore[misc]
+
+
+def _create_tables(out: sqlite3.Connection) -> None:
+    out.execute("CREATE TABLE snapshot_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for _entity, table in _tables():
+        columns = ", ".join(_quote(c.name) for c in table.columns)
+        out.execute(f"CREATE TABLE {_quote(table.name)} ({columns})")
+
+
+def _open_output(directory: Path | None) -> tuple[Path, sqlite3.Connection]:
+    handle, name = tempfile.mkstemp(prefix="crm-snapshot-", suffix=".sqlite3", dir=directory)
+    os.close(handle)
+    path = Path(name)
+    out = sqlite3.connect(path, isolation_level=None, uri=True)
+    # A half-built file is thrown away, never read: no journal, no syncs.
+    out.execute("PRAGMA journal_mode=OFF")
+    out.execute("PRAGMA synchronous=OFF")
+    return path, out
+
+
+def _finish(out: sqlite3.Connection, cursor: int, records: int) -> None:
+    out.executemany(
+        "INSERT INTO snapshot_info (key, value) VALUES (?, ?)",
+        [
+            ("format", str(SNAPSHOT_FORMAT)),
+            ("schema", schema_fingerprint()),
+            ("cursor", str(cursor)),
+            ("records", str(records)),
+        ],
+    )
+
+
+def build(
+    engine: Engine,
+    token: str | None,
+    *,
+    directory: Path | None = None,
+    on_auth: Callable[[DeviceAuth], None] | None = None,
+) -> Snapshot:
+    """Authenticate ``token`` and write the caller's scope to a new SQLite file.
+
+    Raises the same authentication errors as a pull. ``directory`` is where the temporary
+    file goes (the system's temporary directory by default).
+    """
+    with read_transaction(engine) as connection:
+        # The token check also reads the counter: on PostgreSQL this is the first statement
+        # of the REPEATABLE READ snapshot the rows are read in.
+        auth = authenticate_on(connection, token, read_counter=True)
+        if on_auth is not None:
+            on_auth(auth)
+        if connection.dialect.name == "sqlite":
+            database = make_url(str(engine.url)).database
+            assert database, "the SQLite fast path needs a database file"
+            return _build_sqlite(Path(database), auth, directory)
+        return _build_generic(connection, auth, directory)
+
+
+def _build_sqlite(source: Path, auth: DeviceAuth, directory: Path | None) -> Snapshot:
+    """Copy inside SQLite: the snapshot file is ``main``, the server database is attached
+    read-only, and one read transaction covers the counter and every table."""
+    path, out = _open_output(directory)
+    try:
+        _create_tables(out)
+        out.execute("ATTACH DATABASE ? AS src", (f"{source.resolve().as_uri()}?mode=ro",))
+        out.execute("BEGIN")
+        cursor = int(
+            out.execute("SELECT value FROM src.srv_sync_counter WHERE name = 'seq'").fetchone()[0]
+        )
+        params: tuple[Any, ...] = (cursor,)
+        scope = ""
+        if not auth.admin:
+            # The user and everyone below them (UNION terminates on a loop in the data).
+            out.execute(
+                "CREATE TEMP TABLE snapshot_scope AS WITH RECURSIVE tree(id) AS"
+                " (SELECT ? UNION SELECT u.id FROM src.user u JOIN tree ON u.manager_id = tree.id)"
+                " SELECT id FROM tree",
+                (auth.user_id.hex,),
+            )
+            scope = " AND (r.public OR r.scope_user_id IN (SELECT id FROM temp.snapshot_scope))"
+        records = 0
+        for entity, table in _tables():
+            columns = ", ".join("x." + _quote(c.name) for c in table.columns)
+            name = _quote(table.name)
+            result = out.execute(
+                f"INSERT INTO main.{name} SELECT {columns} FROM src.{name} x"
+                " JOIN src.srv_sync_record r ON r.record_id = x.id AND r.entity = ?"
+                f" WHERE x.deleted = 0 AND r.seq IS NOT NULL AND r.seq <= ?{scope}",
+                (entity, *params),
+            )
+            records += result.rowcount
+        _finish(out, cursor, records)
+        out.execute("COMMIT")
+        out.execute("DETACH DATABASE src")
+    except BaseException:
+        out.close()
+        path.unlink(missing_ok=True)
+        raise
+    out.close()
+    return Snapshot(path, cursor, records)
+
+
+def _build_generic(connection: Connection, auth: DeviceAuth, directory: Path | None) -> Snapshot:
+    """Stream rows through SQLAlchemy (PostgreSQL) and store them as the client would."""
+    path, out = _open_output(directory)
+    try:
+        _create_tables(out)
+        cursor = auth.counter
+        assert cursor is not None
+        records = 0
+        out.execute("BEGIN")
+        for entity, table in _tables():
+            condition = and_(
+                sync_record.c.entity == entity,
+                sync_record.c.seq.is_not(None),
+                sync_record.c.seq <= cursor,
+                table.c.deleted.is_(False),
+            )
+            if not auth.admin:
+                condition = and_(
+                    condition,
+                    or_(
+                        sync_record.c.public.is_(True),
+                        sync_record.c.scope_user_id.in_(subtree_query(auth.user_id)),
+                    ),
+                )
+            statement = (
+                select(*table.columns)
+                .join(sync_record, sync_record.c.record_id == table.c.id)
+                .where(condition)
+            )
+            processors = [
+                column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+                for column in table.columns
+            ]
+            marks = ", ".join("?" * len(processors))
+            insert = f"INSERT INTO {_quote(table.name)} VALUES ({marks})"
+            result = connection.execute(statement.execution_options(yield_per=_BATCH))
+            for batch in result.partitions():
+                out.executemany(
+                    insert,
+                    [
+                        tuple(
+                            value if process is None or value is None else process(value)
+                            for process, value in zip(processors, row, strict=True)
+                        )
+                        for row in batch
+                    ],
+                )
+                records += len(batch)
+        _finish(out, cursor, records)
+        out.execute("COMMIT")
+    except BaseException:
+        out.close()
+        path.unlink(missing_ok=True)
+        raise
+    out.close()
+    return Snapshot(path, cursor, records)
+
+
+__all__ = ["SNAPSHOT_FORMAT", "Snapshot", "build"]
