@@ -12,6 +12,10 @@ One round (:meth:`SyncEngine.sync`) is push, then pull, then the conflict feed:
   request, so a ``duplicate`` answer for one never sent before means the number was taken by
   another copy of this profile (restored from a backup, copied to another PC): it is renumbered
   above the server's last number and pushed again in the same round, never dropped.
+* **First sync**: a store that never synced and has nothing pending loads the server's
+  snapshot of its whole scope (``sync.snapshot``: one SQLite file, copied inside SQLite, the
+  cursor stored with it) and pulls on from the snapshot's cursor; a server without snapshots or
+  an unusable file falls back to pulling pages from 0.
 * **Pull** asks for pages after the stored cursor and applies each page in one transaction
   together with its new cursor (removals, deletes, then upserts, with ``executemany`` and
   ``INSERT OR REPLACE``), re-indexing search for the page's rows in bulk. Foreign keys are off on
@@ -54,7 +58,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from crm_desktop.models import ENTITIES, Base, utcnow
 from crm_desktop.store import search
 from crm_desktop.store.db import WRITE_OPTION, begin_transaction
-from crm_desktop.sync import outbox, state
+from crm_desktop.sync import outbox, snapshot, state
 from crm_desktop.sync.clock import ClockError, Hlc
 from crm_desktop.sync.protocol import (
     DEFAULT_PULL_LIMIT,
@@ -281,6 +285,7 @@ class SyncEngine:
         full_sync_limit: int | None = None,
         busy_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        use_snapshot: bool = True,
     ) -> None:
         self.database_path = Path(database_path)
         self.transport = transport
@@ -293,6 +298,9 @@ class SyncEngine:
         self.full_sync_limit = full_sync_limit
         self.busy_retries = busy_retries
         self._sleep = sleep
+        #: Whether a first sync may load the server's snapshot (``/v1/snapshot``) instead of
+        #: pulling page by page from 0 (tests of the paged path turn it off).
+        self.use_snapshot = use_snapshot
         self._engine = _create_engine(self.database_path)
         self._shapes: dict[tuple[str, tuple[str, ...]], _Shape] = {}
 
@@ -772,6 +780,8 @@ class SyncEngine:
         ours overlap; at most two pages are in memory.
         """
         cursor = self.state().cursor
+        if cursor == 0 and self.use_snapshot:
+            cursor = self._pull_snapshot(report, notify, cancel)
         # A round that starts from nothing keeps the full-sync page size to its end (a resumed
         # full sync goes on with ordinary pages, which is only slower).
         fetch = partial(self._fetch_page, limit=self.full_sync_limit if cursor == 0 else None)
@@ -806,6 +816,50 @@ class SyncEngine:
                 notify(SyncProgress("pull", report.pulled))
                 if not page.has_more:
                     return
+
+    def _pull_snapshot(
+        self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
+    ) -> int:
+        """First sync: load the server's snapshot of the whole scope (see ``sync.snapshot``).
+
+        Returns the cursor to pull on from: the snapshot's, or 0 when none was used (the
+        store does not qualify, the server has no snapshots, or the file was unusable: then
+        the round pulls page by page from 0, which ends in the same state, only slower).
+        """
+        with self._read() as connection:
+            if not snapshot.can_use(connection):
+                return 0
+        directory = self.database_path.parent
+        # A download interrupted by a crash leaves its file behind; nothing else reads them.
+        for stale in directory.glob(".snapshot-*.sqlite3"):
+            if time.time() - stale.stat().st_mtime > 3600:
+                stale.unlink(missing_ok=True)
+        path = directory / f".snapshot-{uuid.uuid4().hex}.sqlite3"
+        try:
+            notify(SyncProgress("pull", report.pulled))
+            cursor: int | None = self._call(partial(self.transport.snapshot, path))
+            if cursor is None:
+                return 0
+            self._check_cancel(cancel)
+            base = report.pulled
+            loaded = snapshot.load(
+                self._engine,
+                path,
+                cursor,
+                progress=lambda n: notify(SyncProgress("pull", base + n)),
+                checkpoint=partial(self._check_cancel, cancel),
+            )
+        except snapshot.SnapshotError as exc:
+            log.warning("not using the server's snapshot (%s); pulling page by page", exc)
+            return 0
+        finally:
+            path.unlink(missing_ok=True)
+        if loaded is None:
+            return self.state().cursor
+        report.pulled += loaded
+        report.cursor = cursor
+        report.changed.update(ENTITIES)
+        return cursor
 
     def _fetch_page(self, cursor: int, limit: int | None = None) -> PullResponse:
         request = partial(self.transport.pull, cursor, limit or self.pull_limit)
