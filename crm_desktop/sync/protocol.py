@@ -166,12 +166,22 @@ class LoginResponse(_Wire):
 
 
 class Change(_Wire):
-    """One record change inside a mutation: a create/update of some fields, or a tombstone.
+    """One record change inside a mutation: a create/update of some fields, a tombstone, or a
+    revival.
 
     ``f`` holds the changed fields only. Each field's stamp is ``fh[field]`` if given, else
     this change's ``h``, else the mutation's ``h``. ``o`` optionally carries the base values
     (what the client last had from the server) so the conflict log can show them.
     A change on an id the server does not know creates the record; ``d`` deletes it.
+
+    ``r`` (revive): the record was deleted and the user brought it back (a contact re-linked
+    to an account whose link was tombstoned). ``f`` then carries the record's full current
+    state, every column the client has, as for a create (``created_at`` allowed; it is used
+    only if the revival creates the record). On a tombstone the server un-deletes the record
+    and writes ``f`` as plain writes when the revival's stamp (``h``, else the mutation's)
+    is later than the delete's; otherwise the tombstone stands (``edit_after_delete``). On a
+    live record it is an ordinary update; on an unknown id, a create. ``r`` with ``d`` is
+    invalid.
     """
 
     t: EntityType
@@ -181,9 +191,14 @@ class Change(_Wire):
     fh: Annotated[dict[FieldName, Stamp], Field(max_length=MAX_FIELDS_PER_CHANGE)] | None = None
     d: bool = False
     o: Annotated[dict[FieldName, Scalar], Field(max_length=MAX_FIELDS_PER_CHANGE)] | None = None
+    r: bool = False
 
     @model_validator(mode="after")
     def _tombstone_has_no_fields(self) -> Change:
+        if self.r and self.d:
+            raise ValueError("a revival (r=true) cannot also be a tombstone (d=true)")
+        if self.r and not self.f:
+            raise ValueError("a revival (r=true) carries the record's full state in f")
         if self.d and self.f:
             raise ValueError("a tombstone (d=true) carries no field values")
         if not self.d and not self.f:
