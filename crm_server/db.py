@@ -3,7 +3,8 @@
 The business tables are the shared entities (``crm_desktop.models.Base.metadata``); the tables
 here hold what only the head office needs: credentials, devices with token hashes and their
 last applied mutation number, the login throttle, the sync bookkeeping (commit-ordered sequence
-counter, per-record sequence/scope/field clocks, scope exits) and the conflict log.
+counter, per-record sequence/scope/field clocks, scope exits), the conflict log and the recent
+mutation rejections (so a resent rejected mutation is answered ``rejected`` again).
 
 Transaction contract: callers open one transaction per request with :func:`write_transaction`
 or :func:`read_transaction`; nothing in this package commits on its own.
@@ -140,6 +141,22 @@ conflict_log = Table(
     Column("value", Text),
     Column("local_stamp", String(80)),
     Column("server_stamp", String(80)),
+)
+
+# Mutations refused permanently, kept for a while so that a device resending a batch whose
+# answer it lost learns "rejected" again (with the same code and reason) instead of
+# "duplicate", and rolls its local change back. Written in the push transaction that consumes
+# the number; rows older than REJECTION_RETENTION are purged (see crm_server.sync).
+mutation_rejection = Table(
+    "srv_mutation_rejection",
+    server_metadata,
+    # No foreign key: like the conflict log, it must not stand in the way of device cleanup.
+    Column("device_id", Uuid, primary_key=True),
+    Column("n", BigInteger, primary_key=True, autoincrement=False),
+    Column("code", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    # Purging looks rows up by age.
+    Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
 ALL_METADATA = (Base.metadata, server_metadata)

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
+    delete,
     func,
     insert,
     literal_column,
@@ -66,6 +67,7 @@ from crm_server.db import (
     conflict_log,
     device,
     is_postgres,
+    mutation_rejection,
     read_transaction,
     sync_counter,
     sync_exit,
@@ -81,6 +83,9 @@ log = logging.getLogger(__name__)
 SERVER_NODE = "server"
 #: Offsets below this are network jitter, not a wrong clock; stamps are used as sent.
 CLOCK_CORRECTION_THRESHOLD_MS = 1000
+#: How long a rejection is remembered for a resent batch (a device offline longer than this
+#: resending its batch gets ``duplicate`` again, as before rejections were stored).
+REJECTION_RETENTION = timedelta(days=90)
 TEXT_SEPARATOR = "\n\n--- conflicting edit ({node}, {when}) ---\n"
 #: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, lock not available.
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
@@ -878,6 +883,57 @@ _NUMBER_POSTGRES = text(
 )
 
 
+@dataclass
+class _PushProgress:
+    """How far a push got, across its attempts (read after it ended, even by an error)."""
+
+    #: A mutation was handed to the batch: the transaction may have locked bookkeeping rows.
+    applying: bool = False
+    #: The committed attempt stored rejections (worth purging expired ones).
+    rejections: bool = False
+
+
+#: Stored rejections of the device among the given numbers; parameters ``device``, ``ns``.
+_STORED_REJECTIONS = select(
+    mutation_rejection.c.n, mutation_rejection.c.code, mutation_rejection.c.reason
+).where(
+    mutation_rejection.c.device_id
+    == bindparam("device", type_=mutation_rejection.c.device_id.type),
+    mutation_rejection.c.n.in_(bindparam("ns", expanding=True)),
+)
+
+
+def _answer_resent(
+    connection: Connection, device_id: uuid.UUID, results: list[MutationResult], resent: list[int]
+) -> None:
+    """Answer resent mutations that were rejected the first time ``rejected`` again.
+
+    A client undoes a rejected mutation locally; ``duplicate`` would make it drop the
+    mutation and keep a change the server never took. Only resends pay for this lookup.
+    """
+    stored = {
+        row.n: row
+        for row in connection.execute(
+            _STORED_REJECTIONS, {"device": device_id, "ns": [results[i].n for i in resent]}
+        )
+    }
+    for position in resent:
+        row = stored.get(results[position].n)
+        if row is not None:
+            results[position] = MutationResult(
+                n=row.n, status="rejected", code=row.code, reason=row.reason
+            )
+
+
+def purge_expired_rejections(connection: Connection, now: datetime | None = None) -> int:
+    """Delete stored rejections older than :data:`REJECTION_RETENTION`; returns how many."""
+    cutoff = (now or utcnow()) - REJECTION_RETENTION
+    result = connection.execute(
+        delete(mutation_rejection).where(mutation_rejection.c.created_at < cutoff)
+    )
+    return int(result.rowcount or 0)
+
+
 def _first_line(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0][:300] if exc.orig else str(exc)[:300]
 
@@ -965,11 +1021,35 @@ class SyncService:
         """Apply a batch for the device holding ``token``; every mutation gets a result.
 
         Retries contention, else raises :class:`Busy`; a bad token raises ``AuthError``.
+
+        Every push that applied (or tried to apply) a mutation runs a publishing pass after
+        its data transaction ended, whatever came of it: rejected, merged without a write,
+        rolled back by an error. The pass of another push skips the bookkeeping rows this
+        one held locked (:func:`publish_pending`), including rows it only read-locked (a
+        parent whose scope a new child takes, a record whose change was then refused) and
+        so will not rewrite; without this pass such a row, committed by that other push,
+        stayed unnumbered (invisible to every pull) until some later push happened by.
         """
+        progress = _PushProgress()
+        try:
+            response = self._push_with_retries(token, request, progress)
+        except BaseException:
+            if progress.applying:
+                self._publish_after_failure()
+            raise
+        if progress.applying:
+            self.publish_after_commit()
+        if progress.rejections:
+            self.purge_expired_rejections()
+        return response
+
+    def _push_with_retries(
+        self, token: str | None, request: PushRequest, progress: _PushProgress
+    ) -> PushResponse:
         savepoints = False
         for _attempt in retrying(self.transient_retries):
             try:
-                return self._push_once(token, request, savepoints)
+                return self._push_once(token, request, savepoints, progress)
             except NeedSavepoints:
                 savepoints = True
             except DBAPIError as exc:
@@ -977,7 +1057,34 @@ class SyncService:
                     raise
         raise Busy("the database is busy; retry the push")
 
-    def _push_once(self, token: str | None, request: PushRequest, savepoints: bool) -> PushResponse:
+    def _publish_after_failure(self) -> None:
+        """Publish after a push that failed: its error, not this pass's, is the answer."""
+        try:
+            self.publish_after_commit()
+        except Exception:
+            log.exception("publishing after a failed push failed; the next push will")
+
+    def purge_expired_rejections(self) -> int:
+        """Forget stored rejections older than :data:`REJECTION_RETENTION`; best effort.
+
+        Runs after a push that stored a rejection (the only time the table grows) in its own
+        short transaction, so two pushes purging the same rows never deadlock a data
+        transaction; a failure is logged and left to the next rejection.
+        """
+        try:
+            with write_transaction(self.engine) as connection:
+                return purge_expired_rejections(connection)
+        except DBAPIError:
+            log.warning("could not purge expired mutation rejections now", exc_info=True)
+            return 0
+
+    def _push_once(
+        self,
+        token: str | None,
+        request: PushRequest,
+        savepoints: bool,
+        progress: _PushProgress,
+    ) -> PushResponse:
         now_ms = wall_clock_ms()
         offset = Hlc.decode(request.clock).wall_ms - now_ms
         with write_transaction(self.engine) as connection:
@@ -996,20 +1103,40 @@ class SyncService:
             )
             last = auth.last_mutation
             results: list[MutationResult] = []
+            resent: list[int] = []
+            rejections: list[dict[str, Any]] = []
+            now = utcnow()
             for mutation in request.mutations:
                 if mutation.n <= last:
+                    resent.append(len(results))
                     results.append(MutationResult(n=mutation.n, status="duplicate"))
                     continue
                 base = request.b if mutation.b is None else mutation.b
-                results.append(batch.apply(mutation, base))
+                progress.applying = True
+                result = batch.apply(mutation, base)
+                results.append(result)
+                if result.status == "rejected":
+                    rejections.append(
+                        {
+                            "device_id": device_id,
+                            "n": mutation.n,
+                            "code": result.code or "rejected",
+                            "reason": result.reason or "",
+                            "created_at": now,
+                        }
+                    )
                 last = mutation.n
+            if resent:
+                _answer_resent(connection, device_id, results, resent)
+            if rejections:
+                # Same transaction as the consumed number: a resend finds the answer again.
+                connection.execute(insert(mutation_rejection), rejections)
             connection.execute(
                 _DEVICE_PUSHED,
-                {"device": device_id, "last": last, "seen": utcnow(), "offset": offset},
+                {"device": device_id, "last": last, "seen": now, "offset": offset},
             )
-            touched = batch.finish()
-        if touched:
-            self.publish_after_commit()
+            batch.finish()
+        progress.rejections = bool(rejections)
         return PushResponse(
             results=results,
             last_mutation=last,
@@ -1143,6 +1270,7 @@ class SyncService:
 
 
 __all__ = [
+    "REJECTION_RETENTION",
     "SERVER_NODE",
     "Batch",
     "Busy",
@@ -1150,5 +1278,6 @@ __all__ = [
     "Rejected",
     "SyncService",
     "publish_pending",
+    "purge_expired_rejections",
     "read_cursor",
 ]

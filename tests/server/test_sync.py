@@ -74,7 +74,9 @@ def test_replaying_a_push_batch_changes_nothing(
     state, snapshot = dict(ann.records), _snapshot(engine)
     for _ in range(2):
         again = ann.push(*batch)
-        assert [r["status"] for r in again] == ["duplicate"] * 4
+        # the rejected one is reported rejected again (the client must undo it), not duplicate
+        assert [r["status"] for r in again] == ["duplicate"] * 3 + ["rejected"]
+        assert (again[3]["code"], again[3]["reason"]) == (first[3]["code"], first[3]["reason"])
     assert _snapshot(engine) == snapshot
     ann.pull()
     assert ann.records == state
@@ -82,7 +84,7 @@ def test_replaying_a_push_batch_changes_nothing(
     mixed = ann.push(
         *batch[-2:], ann.mutation({"t": "account", "id": account["id"], "f": {"phone": "2"}})
     )
-    assert [r["status"] for r in mixed] == ["duplicate", "duplicate", "applied"]
+    assert [r["status"] for r in mixed] == ["duplicate", "rejected", "applied"]
 
 
 def test_concurrent_edits_merge_per_field(client: TestClient, people: dict[str, uuid.UUID]) -> None:
@@ -184,7 +186,9 @@ def test_a_clock_days_ahead_does_not_win_every_argument(
     assert ann.records[("account", str(uuid.UUID(account["id"])))]["phone"] == "mia"
 
 
-def test_deleted_records_never_come_back(client: TestClient, people: dict[str, uuid.UUID]) -> None:
+def test_stale_edits_never_bring_a_deleted_record_back(
+    client: TestClient, people: dict[str, uuid.UUID]
+) -> None:
     ann, mia = SyncClient(client, "ann"), SyncClient(client, "mia")
     account = _account(ann, "Gone")
     ann.push(ann.mutation(account))
