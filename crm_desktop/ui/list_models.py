@@ -55,7 +55,7 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 from crm_desktop.models import Account, AccountContact, Contact, Lead, Opportunity, SalesStage, User
 from crm_desktop.models.base import UTCDateTime
 from crm_desktop.store import Store
-from crm_desktop.store.search import build_match
+from crm_desktop.store.search import matching_ids
 from crm_desktop.ui.saved_filters import Condition, resolve_value
 from crm_desktop.ui.tasks import TaskRunner
 
@@ -354,16 +354,17 @@ def build_page_select(
 def _where(stmt: Select[Any], spec: ListSpec, query: ListQuery, env: QueryEnv) -> Select[Any]:
     clauses: list[ColumnElement[bool] | TextClause] = [spec.deleted_column.is_(False)]
     clauses.extend(compile_condition(spec, c, env) for c in query.conditions)
-    match = build_match(query.text) if query.text.strip() else None
-    if match is not None:
+    # The same matching as the global search (phone digits included), from search.py itself.
+    found = matching_ids(query.text, prefix="list_") if query.text.strip() else None
+    if found is not None:
+        ids, params = found
         # The search index keys records by their dashed UUID text; the tables store 32 hex digits.
         table = spec.entity  # each entity's table is named after it
         clauses.append(
             text(
-                f"{table}.id IN (SELECT replace(d.ref, '-', '') FROM search_fts"
-                " JOIN search_doc d ON d.id = search_fts.rowid"
-                " WHERE search_fts MATCH :list_match AND d.entity = :list_entity)"
-            ).bindparams(list_match=match, list_entity=spec.entity)
+                f"{table}.id IN (SELECT replace(d.ref, '-', '') FROM search_doc d"
+                f" WHERE d.id IN ({ids}) AND d.entity = :list_entity)"
+            ).bindparams(list_entity=spec.entity, **params)
         )
     return stmt.where(and_(*clauses))
 

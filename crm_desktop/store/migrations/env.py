@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import crm_desktop.models as models
-from crm_desktop.store.search import SEARCH_TABLES
+from crm_desktop.store.search import SEARCH_TABLES, SEARCH_VIRTUAL_TABLES
 from crm_desktop.sync.tables import sync_metadata
 
 config = context.config
@@ -20,11 +20,12 @@ target_metadata = [models.Base.metadata, sync_metadata]
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    # The full-text tables are made by hand in migrations; autogenerate must not drop them.
+    # The full-text tables are made by hand in migrations; autogenerate must not drop them,
+    # nor the shadow tables FTS5 makes for each virtual table (search_fts_data, ...).
     return not (
         type_ == "table"
         and name is not None
-        and (name in SEARCH_TABLES or name.startswith("search_fts"))
+        and (name in SEARCH_TABLES or name.startswith(SEARCH_VIRTUAL_TABLES))
     )
 
 
