@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -26,6 +28,11 @@ class PagedServer(Transport):
         super().__init__("http://stub.invalid")
         self.pages = pages
         self.limits: list[tuple[int, int]] = []
+
+    def snapshot(self, destination: Path, progress: Callable[[int], None] | None = None) -> None:
+        """No first-sync snapshot, like a server without the endpoint: these tests are about
+        the paged pull."""
+        return None
 
     def pull(self, cursor: int, limit: int) -> PullResponse:
         self.limits.append((cursor, limit))

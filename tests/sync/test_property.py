@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class FaultyTransport(Transport):
         self.plan: dict[int, str] = {}
         self.calls = 0
 
-    def _call(self, method: str, path: str, *, body: bytes | None = None, **params: Any) -> bytes:
+    def _fault_before(self) -> str | None:
         self.calls += 1
         fault = self.plan.pop(self.calls, None)
         if fault == "drop":
@@ -48,10 +49,27 @@ class FaultyTransport(Transport):
             raise NetworkError("read timed out (injected)")
         if fault == "busy":
             raise ServerBusy(503, "busy", "database contention (injected)", None)
-        answer = super()._call(method, path, body=body, **params)
+        return fault
+
+    @staticmethod
+    def _fault_after(fault: str | None) -> None:
         if fault == "lost":
-            raise NetworkError("response lost after the server committed (injected)")
+            raise NetworkError("response lost after the server answered (injected)")
+
+    def _call(self, method: str, path: str, *, body: bytes | None = None, **params: Any) -> bytes:
+        fault = self._fault_before()
+        answer = super()._call(method, path, body=body, **params)
+        self._fault_after(fault)
         return answer
+
+    def snapshot(
+        self, destination: Path, progress: Callable[[int], None] | None = None
+    ) -> int | None:
+        # A first sync's snapshot download meets the same faults as any other call.
+        fault = self._fault_before()
+        cursor = super().snapshot(destination, progress)
+        self._fault_after(fault)
+        return cursor
 
 
 class Client:

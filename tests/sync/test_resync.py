@@ -4,6 +4,8 @@ work (the outbox) survives. The server does not purge tombstones yet, so a stub 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 from crm_desktop.models import Account, User
 from crm_desktop.store import Store
@@ -19,6 +21,11 @@ class StubServer(Transport):
         super().__init__("http://stub.invalid")
         self.user_id, self.account_id = user_id, account_id
         self.pulls: list[int] = []
+
+    def snapshot(self, destination: Path, progress: Callable[[int], None] | None = None) -> None:
+        """No first-sync snapshot, like a server without the endpoint: these tests are about
+        the paged pull."""
+        return None
 
     def pull(self, cursor: int, limit: int) -> PullResponse:
         self.pulls.append(cursor)
