@@ -5,6 +5,12 @@ hand a closure to ``context.runner``; it runs on the store worker, opens its own
 ``begin()`` transaction for writes, so a refused save rolls back whole) and returns plain data;
 the result comes back to a bound slot on the UI thread. Bound slots matter: the runner skips a
 callback whose page was closed meanwhile.
+
+Merge base: a load also reads the store's sync cursor in the same read transaction, and the
+page's writes pass the cursor of the values the form shows to the capture hook
+(``session.info[BASE_CURSOR]``). A page left open while a sync pulled a colleague's edit then
+saves against what the user saw, so head office treats the colleague's value as a concurrent
+edit (decided and logged on both sides) instead of silently overwriting it.
 """
 
 from __future__ import annotations
@@ -26,15 +32,19 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_desktop.services.errors import NotFound, ValidationError
+from crm_desktop.sync.outbox import BASE_CURSOR
+from crm_desktop.sync.tables import sync_state
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.widgets.forms import Banner, FieldForm
 from crm_desktop.ui.widgets.timeline import TimelinePanel
 
 #: Delay that folds a burst of data_changed signals into one reload.
 RELOAD_DELAY_MS = 120
+_NOT_SHOWN = object()
 
 
 class RecordPage(QWidget):
@@ -73,6 +83,11 @@ class RecordPage(QWidget):
         self.busy = False
         self._announcing = False
         self.gone = False
+        #: The sync cursor the values in the form were read at (None until loaded): the base
+        #: this page's writes are merged against.
+        self.load_cursor: int | None = None
+        # The form's values as last loaded, to tell the fields the user edited from the rest.
+        self._shown: dict[str, object] = {}
         self.setObjectName(f"{self.entity}_page")
 
         outer = QVBoxLayout(self)
@@ -190,9 +205,13 @@ class RecordPage(QWidget):
             # One write at a time per page: the callbacks below belong to a single write.
             return
         store = self.context.store
+        # What the user saw when they made this change, not what arrived since.
+        base = self.load_cursor
 
         def run() -> Any:
             with store.sessions.begin() as session:
+                if base is not None:
+                    session.info[BASE_CURSOR] = base
                 return work(session)
 
         self._pending_changed = changed or (self.entity,)
@@ -218,24 +237,53 @@ class RecordPage(QWidget):
         """Read the record again (off the UI thread) and show it."""
         store, load = self.context.store, self._load()
 
-        def run() -> Any:
+        def run() -> tuple[int | None, Any]:
             with store.sessions() as session:
-                return load(session)
+                # Read first, in the same read transaction as the record: the cursor and the
+                # values belong to one snapshot (a pulled page commits with its cursor).
+                cursor = session.execute(
+                    select(sync_state.c.cursor).where(sync_state.c.id == 1)
+                ).scalar()
+                return cursor, load(session)
 
-        self.context.runner.submit(run, on_done=self.on_load_done, on_error=self.on_load_failed)
+        self.context.runner.submit(run, on_done=self.on_loaded, on_error=self.on_load_failed)
+
+    def on_loaded(self, result: tuple[int | None, Any]) -> None:
+        cursor, view = result
+        if not self.dirty or self.load_cursor is None:
+            # Unsaved edits keep the form's older values (see on_load_done), and with them the
+            # cursor they were read at.
+            self.load_cursor = cursor
+        self.on_load_done(view)
 
     def on_load_done(self, view: Any) -> None:
         timeline = getattr(self, "timeline", None)
         if isinstance(timeline, TimelinePanel):
             timeline.set_enabled_for_record(self.record_id is not None)
-        # A reload for related lists (a member removed, a link added) must not throw away
-        # what the user typed and has not saved yet.
-        unsaved = self.form.snapshot() if self.dirty else None
+        # A reload for related lists (a member removed, a link added) or after a sync must not
+        # throw away what the user typed and has not saved yet. Only the fields they changed
+        # are put back: the others show the new values (a colleague's edit a sync brought),
+        # which a later save then leaves alone instead of writing the old ones over them.
+        was_dirty = self.dirty
+        edited: dict[str, object] = {}
+        if was_dirty:
+            unsaved = self.form.snapshot()
+            edited = {
+                name: value
+                for name, value in unsaved.items()
+                if self._shown.get(name, _NOT_SHOWN) != value
+            }
+        shown_before = self._shown
         self.view = view
         self._show(view)
-        if unsaved is not None:
-            self.form.restore(unsaved)
-        self.dirty = unsaved is not None
+        if edited:
+            self.form.restore(edited)
+        # What the form shows as loaded; an edited field stays "edited" against its old value.
+        self._shown = {
+            **self.form.snapshot(),
+            **{name: shown_before[name] for name in edited if name in shown_before},
+        }
+        self.dirty = was_dirty
         self.delete_button.setEnabled(self.record_id is not None)
         self._set_title()
         self.loaded.emit(view)
