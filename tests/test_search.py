@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from crm_desktop.models import Account, Contact, Lead, Opportunity, SalesStage
@@ -303,3 +303,21 @@ def test_reindex_of_some_ids_replaces_only_their_entries(bulk_store: Store) -> N
         assert _titles(session, "ortega") == {"Carmen Ortega"}
         assert _titles(session, "nunez") == set()
         assert _titles(session, "田中") == {"田中 浩"}
+
+
+def test_each_word_of_an_entry_is_indexed_once(store: Store) -> None:
+    # A contact's full name repeats its first and last name: writing them twice only cost time.
+    # (This looks at the index's own columns; the searches around it are what users see.)
+    with store.sessions.begin() as session:
+        session.add(Contact(first_name="Lena", last_name="Meyer", full_name="Lena Meyer",
+                            email="lena.meyer@schwarz.ch"))  # fmt: skip
+        session.add(Contact(first_name="伟", last_name="张", full_name="张伟 张伟"))
+    with store.sessions() as session:
+        words = session.execute(text("SELECT words, cjk1, cjk2 FROM search_fts")).all()
+        assert sorted(tuple(w) for w in words) == [
+            ("", "张 伟", "张伟"),
+            ("lena meyer lena.meyer@schwarz.ch", "", ""),
+        ]
+        assert _titles(session, "meyer") == {"Lena Meyer"}
+        assert _titles(session, "lena.meyer@sch") == {"Lena Meyer"}
+        assert _titles(session, "张伟") == {"张伟 张伟"}

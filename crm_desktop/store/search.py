@@ -127,6 +127,20 @@ def _fold(value: str) -> str:
     return unicodedata.normalize("NFKC", value).lower()
 
 
+def _names(
+    first_name: str | None, last_name: str | None, full_name: str | None
+) -> tuple[str | None, ...]:
+    """The name values of a person to index: the full name, then the first and last names.
+
+    When the full name is just "first last" (nearly always), the first and last names add no
+    word it does not have and are left out before splitting, which gives the same ``words``
+    for less work.
+    """
+    if full_name and full_name == f"{first_name} {last_name}":
+        return (full_name,)
+    return (full_name, first_name, last_name)
+
+
 def _unique_words(text: str) -> str:
     # Whole space-separated words are dropped, never parts of one: a query word that the
     # tokenizer splits ("foo_bar") is a phrase, whose tokens must stay next to each other.
@@ -170,10 +184,12 @@ def _phones(*phones: str | None) -> str:
 
     A number of fewer than three digits is left out: no query would look for it.
     """
-    numbers = [d for d in (_digits(p) for p in phones if p) if len(d) >= _MIN_DIGITS]
-    if len(numbers) > 1:
-        return " ".join(dict.fromkeys(numbers))
-    return numbers[0] if numbers else ""
+    present = [p for p in phones if p]
+    if len(present) == 1:  # the common case, without the list and de-duplication below
+        digits = _digits(present[0])
+        return digits if len(digits) >= _MIN_DIGITS else ""
+    numbers = [d for d in map(_digits, present) if len(d) >= _MIN_DIGITS]
+    return " ".join(dict.fromkeys(numbers))
 
 
 # One builder per entity, taking the record id and then the values of ``COLUMNS[entity]`` in
@@ -226,7 +242,7 @@ def _contact_doc(
     phone: str | None,
     mobile: str | None,
 ) -> _Document:
-    words, cjk1, cjk2 = _split_text((full_name, first_name, last_name, email))
+    words, cjk1, cjk2 = _split_text((*_names(first_name, last_name, full_name), email))
     return _Document(
         _ref(record_id),
         "contact",
@@ -249,7 +265,7 @@ def _lead_doc(
     email: str | None,
     phone: str | None,
 ) -> _Document:
-    words, cjk1, cjk2 = _split_text((full_name, first_name, last_name, company, email))
+    words, cjk1, cjk2 = _split_text((*_names(first_name, last_name, full_name), company, email))
     return _Document(
         _ref(record_id),
         "lead",
