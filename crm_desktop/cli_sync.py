@@ -32,10 +32,7 @@ EXIT_OFFLINE = 3
 
 def _progress(ctx: Context) -> Callable[[SyncProgress], None]:
     def report(progress: SyncProgress) -> None:
-        if progress.phase == "push":
-            ctx.say(f"pushed {progress.done} of {progress.total} changes")
-        else:
-            ctx.say(f"pulled {progress.done} records")
+        ctx.say(progress.describe())
 
     return report
 

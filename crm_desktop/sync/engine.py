@@ -133,12 +133,24 @@ class SyncCancelled(SyncError):
 
 @dataclass(frozen=True)
 class SyncProgress:
-    """Where a round stands: ``phase`` is "push", "pull" or "conflicts"; ``done`` counts
-    mutations pushed or records pulled so far; ``total`` is known for pushes only."""
+    """Where a round stands: ``phase`` is "push", "download" (a first sync's snapshot), "pull"
+    or "conflicts"; ``done`` counts mutations pushed, bytes downloaded or records pulled so
+    far; ``total`` is known for pushes and (when the server says) downloads."""
 
     phase: str
     done: int
     total: int | None = None
+
+    def describe(self) -> str:
+        """The progress in words, as the status bar, the first-run page and ``crm sync`` say it."""
+        if self.phase == "push":
+            return f"Sending changes… {self.done:,} of {max(self.total or 0, self.done):,}"
+        if self.phase == "download":
+            done = self.done / 1_000_000
+            if self.total is not None and self.total > 0:
+                return f"Downloading your records… {done:,.0f} of {self.total / 1_000_000:,.0f} MB"
+            return f"Downloading your records… {done:,.0f} MB"
+        return f"Receiving… {self.done:,} records"
 
 
 @dataclass
@@ -519,15 +531,17 @@ class SyncEngine:
                 current = state.load(connection)
             if not entries:
                 return
+            probe = False
             if probing:
                 fresh = next((i for i, entry in enumerate(entries) if not entry.sent), None)
                 if fresh is not None:
                     probing = False
+                    probe = True
                     entries = entries[: fresh + 1]
             self._mark_sent(entries)
             body = self._push_body(entries, current)
             response: PushResponse = self._call(partial(self.transport.push, body))
-            kept = self._apply_push(entries, response, report)
+            kept = self._apply_push(entries, response, report, probe=probe)
             report.pushed += len(entries) - kept
             if kept:
                 renumbered += 1
@@ -564,7 +578,12 @@ class SyncEngine:
         return (head + ",".join(parts) + "]}").encode()
 
     def _apply_push(
-        self, entries: list[outbox.OutboxEntry], response: PushResponse, report: SyncReport
+        self,
+        entries: list[outbox.OutboxEntry],
+        response: PushResponse,
+        report: SyncReport,
+        *,
+        probe: bool = False,
     ) -> int:
         """Apply a push answer; returns how many mutations stay to be pushed again.
 
@@ -572,6 +591,12 @@ class SyncEngine:
         have been applied: its number was taken before (restored or copied profile). It stays,
         and it and every later pending mutation are renumbered above the server's last number,
         keeping their order, for the same round to push them again.
+
+        The server answers a resent number it once rejected with that stored rejection, so a
+        taken number may also come back ``rejected``. In a ``probe`` (the batch's only
+        never-sent mutation, sent last) a fresh rejection leaves the server's last number equal
+        to it; a last number above it means the rejection belongs to the mutation that took
+        the number before, and this one is renumbered too rather than undone locally.
         """
         batch = {entry.n: entry for entry in entries}
         results = {result.n: result for result in response.results}
@@ -584,15 +609,20 @@ class SyncEngine:
         kept = [
             n
             for n, entry in batch.items()
-            if not entry.sent and n in results and results[n].status == "duplicate"
+            if not entry.sent
+            and n in results
+            and (
+                results[n].status == "duplicate"
+                or (probe and results[n].status == "rejected" and n < response.last_mutation)
+            )
         ]
         with self._write() as connection:
             my_device = state.load(connection).device_id.hex
             touched: dict[str, set[str]] = {}
             for n, entry in batch.items():
                 result = results.get(n)
-                if result is None:
-                    continue  # applied by an earlier, lost answer (n <= last_mutation)
+                if result is None or n in kept:
+                    continue  # None: applied by an earlier, lost answer (n <= last_mutation)
                 if result.status == "rejected":
                     report.rejected += 1
                     self._log_rejection(connection, my_device, entry, result.code, result.reason)
@@ -836,8 +866,12 @@ class SyncEngine:
                 stale.unlink(missing_ok=True)
         path = directory / f".snapshot-{uuid.uuid4().hex}.sqlite3"
         try:
-            notify(SyncProgress("pull", report.pulled))
-            cursor: int | None = self._call(partial(self.transport.snapshot, path))
+            notify(SyncProgress("download", 0))
+
+            def downloaded(done: int, total: int | None) -> None:
+                notify(SyncProgress("download", done, total))
+
+            cursor: int | None = self._call(partial(self.transport.snapshot, path, downloaded))
             if cursor is None:
                 return 0
             self._check_cancel(cancel)

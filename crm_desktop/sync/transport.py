@@ -237,13 +237,14 @@ class Transport:
         return PullResponse.model_validate_json(self._call("POST", "/v1/pull", body=body))
 
     def snapshot(
-        self, destination: Path, progress: Callable[[int], None] | None = None
+        self, destination: Path, progress: Callable[[int, int | None], None] | None = None
     ) -> int | None:
         """``POST /v1/snapshot``: stream the first-sync snapshot into ``destination``.
 
         Returns the pull cursor the snapshot was taken at, or None when the server has no
         snapshot endpoint (an older server: pull page by page instead). ``progress`` gets the
-        bytes received so far. The body never sits in memory as a whole.
+        bytes received so far and the size when the server sent one. The body never sits in
+        memory as a whole.
         """
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
@@ -262,13 +263,15 @@ class Transport:
                     error.sent_schema = str(response.request.headers.get(SCHEMA_HEADER, ""))
                     raise error
                 cursor = int(response.headers[SNAPSHOT_CURSOR_HEADER])
+                size = response.headers.get("Content-Length")
+                total = int(size) if size and size.isdigit() else None
                 received = 0
                 with destination.open("wb") as out:
                     for chunk in response.iter_content(chunk_size=1 << 20):
                         out.write(chunk)
                         received += len(chunk)
                         if progress is not None:
-                            progress(received)
+                            progress(received, total)
                 return cursor
         except requests.exceptions.SSLError as exc:
             raise NetworkError(f"secure connection to {self.base_url} failed: {exc}") from exc

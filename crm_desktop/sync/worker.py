@@ -73,7 +73,8 @@ class SyncWorker(QObject):
 
     Signals:
         sync_started(): a round began.
-        progress_reported(str, int, int): phase ("push"/"pull"), done, total (-1 if unknown).
+        progress_reported(str, int, int): phase ("push", "download" or "pull"), done, total (-1 if
+            unknown).
         sync_finished(object): a :class:`~crm_desktop.sync.engine.SyncReport` of a finished round.
         sync_failed(str, str): kind (``offline``, ``signed_out``, ``wiped``, ``update_required``,
             ``busy``, ``cancelled``, ``error``) and a message for the user.

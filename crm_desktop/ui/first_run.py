@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from crm_desktop.models import Account, Contact, Lead, Opportunity, User
 from crm_desktop.store import Store
+from crm_desktop.sync.engine import SyncProgress
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.list_models import guarded
 
@@ -221,9 +222,10 @@ class FirstRunPage(QWidget):
         self._set_busy(True)
         self.message.setText(f"Signed in as {who.username}. Receiving your data from head office…")
 
-    def on_sync_progress_reported(self, phase: str, done: int, _total: int) -> None:
-        if self._connecting and phase == "pull":
-            self.message.setText(f"Receiving your data from head office… {done:,} records")
+    def on_sync_progress_reported(self, phase: str, done: int, total: int) -> None:
+        if self._connecting and phase in ("download", "pull"):
+            progress = SyncProgress(phase, done, total).describe()
+            self.message.setText(f"Receiving your data from head office. {progress}")
 
     def on_sync_sync_finished(self, _report: object) -> None:
         self._connecting = False

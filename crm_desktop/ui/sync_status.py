@@ -33,7 +33,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 
 from crm_desktop.models import ENTITIES
 from crm_desktop.sync import worker as kinds
-from crm_desktop.sync.engine import SyncReport
+from crm_desktop.sync.engine import SyncProgress, SyncReport
 from crm_desktop.sync.worker import SignedIn, SyncThread
 from crm_desktop.ui.context import AppContext
 from crm_desktop.ui.status_bar import SyncState, SyncStatusWidget
@@ -238,10 +238,7 @@ class SyncStatusController(QObject):
 
     def on_worker_progress_reported(self, phase: str, done: int, total: int) -> None:
         self.progress_reported.emit(phase, done, total)
-        if phase == "push":
-            self._show(SyncState.SYNCING, f"Sending changes… {done:,} of {max(total, done):,}")
-        else:
-            self._show(SyncState.SYNCING, f"Receiving… {done:,} records")
+        self._show(SyncState.SYNCING, SyncProgress(phase, done, total).describe())
 
     def on_worker_sync_finished(self, report: SyncReport) -> None:
         self.running = False

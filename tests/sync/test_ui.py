@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from server.conftest import PASSWORD, free_port
 
 from crm_desktop.config import Profile
-from crm_desktop.models import Account
+from crm_desktop.models import Account, User
 from crm_desktop.store import Store
 from crm_desktop.sync.credentials import service_name
 from crm_desktop.ui.conflicts_panel import ConflictsPanel
@@ -182,3 +182,32 @@ def test_conflicts_panel_shows_both_values_and_takes_the_other_one(
         qtbot.mouseClick(panel.take_button, Qt.MouseButton.LeftButton)
     laptop.sync()
     assert laptop.get("account", acme).industry == "Mining"
+
+
+def test_first_sync_reports_the_download_then_the_records(
+    qtbot: QtBot, app_sync: Any, profile: Profile, server: Any, company: Company
+) -> None:
+    context, widget, controller = app_sync
+    controller.start()
+    seen: list[tuple[str, int, int]] = []
+    controller.progress_reported.connect(lambda *progress: seen.append(progress))
+    sign_in(qtbot, controller, profile, server.url, company.names["ann"])
+    phases = [phase for phase, _done, _total in seen]
+    # A new profile downloads its records in one file (bytes, with the size), then pulls on.
+    assert phases[0] == "download" and "pull" in phases[phases.index("download") :]
+    downloads = [(done, total) for phase, done, total in seen if phase == "download"]
+    assert downloads[-1][0] > 0 and downloads[-1][0] == downloads[-1][1]
+    assert widget.state == SyncState.SYNCED
+    with context.store.sessions() as session:
+        # The public catalog came with it: every colleague is known on this laptop.
+        assert set(company.ids.values()) <= {user.id for user in session.query(User)}
+
+    # What the status bar says while a big first sync runs.
+    controller.on_worker_progress_reported("download", 23_400_000, 58_000_000)
+    assert widget.text == "Downloading your records… 23 of 58 MB"
+    controller.on_worker_progress_reported("download", 5_000_000, -1)
+    assert widget.text == "Downloading your records… 5 MB"
+    controller.on_worker_progress_reported("pull", 125_000, -1)
+    assert widget.text == "Receiving… 125,000 records"
+    controller.on_worker_progress_reported("push", 3, 10)
+    assert widget.text == "Sending changes… 3 of 10"
