@@ -87,6 +87,35 @@ def test_contact_relinked_offline_is_still_linked_after_sync_on_both_laptops(
         assert [c for c in conflicts_of(device) if c.record_id == link] == []
 
 
+def test_a_relink_made_before_a_colleague_removed_the_link_does_not_bring_it_back(
+    company: Any, devices: Any
+) -> None:
+    laptop = devices(company.names["ann"])
+    desktop = devices(company.names["ann"])
+    acme = laptop.add_account("Acme")
+    with laptop.store.sessions.begin() as session:
+        zoe = Contact(first_name="Zoë", last_name="Adams", owner_id=laptop.user_id)
+        session.add(zoe)
+        session.flush()
+        link = rv.link_contact_to_account(session=session, contact_id=zoe.id, account_id=acme)
+    laptop.sync()
+    desktop.sync()
+    # Offline on the desktop: removed by mistake, then put back.
+    with desktop.store.sessions.begin() as session:
+        rv.unlink_contact_from_account(session=session, link_id=link)
+    with desktop.store.sessions.begin() as session:
+        rv.link_contact_to_account(session=session, contact_id=zoe.id, account_id=acme)
+    # Later, on the laptop, she is removed for good.
+    with laptop.store.sessions.begin() as session:
+        rv.unlink_contact_from_account(session=session, link_id=link)
+    laptop.sync()
+    desktop.sync()
+    laptop.sync()
+    for device in (laptop, desktop):
+        assert live_links(device, zoe.id) == []  # the later removal stands everywhere
+    assert any(c.record_id == link and c.rule == "edit_after_delete" for c in conflicts_of(desktop))
+
+
 # --- a profile restored from a backup -----------------------------------------------------------
 
 
@@ -149,6 +178,45 @@ def test_edits_made_after_restoring_a_backup_reach_the_server_and_a_second_lapto
             assert (account.phone, account.website) == ("+1 555 0199", "acme.example")
             assert {globex, initech} <= device.ids("account")  # before and after the restore
         assert conflicts_of(restored) == []
+    finally:
+        restored.close()
+
+
+def test_a_restored_edit_numbered_like_a_refused_one_is_not_undone(
+    company: Any, devices: Any, server: ServerProcess, tmp_path: Path
+) -> None:
+    """The server answers a number it once refused with that refusal again; the restored
+    profile's edit carrying that number is not the refused one and must not be rolled back."""
+    laptop = devices(company.names["ann"])
+    desktop = devices(company.names["ann"])
+    acme = laptop.add_account("Acme")
+    laptop.sync()
+    backup = tmp_path / "backup.sqlite3"
+    back_up(laptop, backup)
+    # After the backup: a hand-over head office refuses (Carl is not in Ann's team), then an
+    # edit it applies.
+    laptop.edit("account", acme, owner_id=company.ids["carl"])
+    laptop.edit("account", acme, industry="Mining")
+    assert laptop.sync().rejected == 1
+
+    path, token, user_id = laptop.store.path, laptop.transport.token, laptop.user_id
+    assert token is not None
+    laptop.close()
+    for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copyfile(backup, path)
+    restored = RestoredDevice(path, server.url, token, user_id)
+    try:
+        restored.edit("account", acme, phone="+1 555 0111")  # the refused hand-over's number
+        restored.edit("account", acme, website="acme.example")
+        report = restored.sync()
+        assert report.rejected == 0
+        assert [c for c in conflicts_of(restored) if c.rule == "rejected"] == []
+        desktop.sync()
+        for device in (restored, desktop):
+            account = device.get("account", acme)
+            assert (account.phone, account.website) == ("+1 555 0111", "acme.example")
+            assert account.owner_id == user_id
     finally:
         restored.close()
 
