@@ -1,0 +1,450 @@
+"""A new laptop's first sync through the server's snapshot, end to end.
+
+Real server process, real client profiles: a laptop that loads the snapshot must end up with
+exactly what a laptop pulling page by page ends up with (records, values, search), go on with
+ordinary pulls from the snapshot's cursor, never lose a pending local edit to it, fall back to
+paging when the file is unusable, and leave nothing half-loaded when cancelled.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from server.conftest import PASSWORD, ServerProcess, SyncClient
+from server.test_snapshot import seed_catalog, seed_owner, table_of
+from sqlalchemy import select
+
+from crm_desktop.config import Profile
+from crm_desktop.models import ENTITIES, Account, Lead
+from crm_desktop.models.base import Money
+from crm_desktop.store import Store, open_store
+from crm_desktop.store.search import search
+from crm_desktop.sync.engine import SyncCancelled, SyncEngine, SyncProgress, SyncReport
+from crm_desktop.sync.transport import Transport
+from crm_server import admin
+
+from .conftest import Company
+
+#: (entity, id) -> column -> value as the client's column types read it.
+Records = dict[tuple[str, uuid.UUID], dict[str, Any]]
+
+
+class CorruptingTransport(Transport):
+    """The real transport, but the snapshot file it receives is damaged on arrival (the server
+    cannot be made to send a bad file). ``damage`` rewrites the downloaded bytes."""
+
+    def __init__(self, url: str, damage: Callable[[bytes], bytes]) -> None:
+        super().__init__(url)
+        self.damage = damage
+        self.snapshots = 0
+
+    def snapshot(self, destination: Path, *args: Any, **kwargs: Any) -> int | None:
+        cursor = super().snapshot(destination, *args, **kwargs)
+        self.snapshots += 1
+        destination.write_bytes(self.damage(destination.read_bytes()))
+        return cursor
+
+
+class Laptop:
+    """A client profile signed in to the test server but not synced yet."""
+
+    def __init__(
+        self,
+        directory: Path,
+        server_url: str,
+        username: str,
+        *,
+        use_snapshot: bool = True,
+        transport: Transport | None = None,
+    ) -> None:
+        self.profile = Profile(directory).ensure()
+        self.store: Store = open_store(self.profile.database_path)
+        self.transport = transport or Transport(server_url)
+        self.engine = SyncEngine(self.store.path, self.transport, use_snapshot=use_snapshot)
+        response = self.engine.sign_in(
+            server_url=server_url, username=username, password=PASSWORD, device_name="test"
+        )
+        self.user_id = response.user_id
+
+    @property
+    def directory(self) -> Path:
+        return self.store.path.parent
+
+    def sync(self, **kwargs: Any) -> SyncReport:
+        return self.engine.sync(**kwargs)
+
+    def records(self) -> Records:
+        """Every row of every synced table (tombstones included), read through the client's
+        column types, so amounts compare as numbers and timestamps as instants."""
+        out: Records = {}
+        with self.store.sessions() as session:
+            for entity in ENTITIES:
+                table = table_of(entity)
+                for row in session.execute(select(table)):
+                    values = dict(row._mapping)
+                    out[(entity, values["id"])] = values
+        return out
+
+    def raw(self) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """Stored values of every column but amounts (whose decimal text may differ in
+        trailing zeros): what queries on the raw storage (ids, dates, flags) depend on."""
+        out: dict[tuple[str, str], tuple[Any, ...]] = {}
+        with closing(sqlite3.connect(self.store.path)) as db:
+            for entity in ENTITIES:
+                table = table_of(entity)
+                names = [c.name for c in table.columns if not isinstance(c.type, Money)]
+                columns = ", ".join(f'"{n}"' for n in names)
+                for row in db.execute(f'SELECT {columns} FROM "{table.name}"'):
+                    out[(entity, row[0])] = row
+        return out
+
+    def ids(self, entity: str) -> set[uuid.UUID]:
+        return {i for t, i in self.records() if t == entity}
+
+    def cursor(self) -> int:
+        return self.engine.state().cursor
+
+    def find(self, query: str) -> set[uuid.UUID]:
+        with self.store.sessions() as session:
+            return {hit.id for hit in search(session, query)}
+
+    def hits(self, query: str) -> set[tuple[str, uuid.UUID, str, str]]:
+        """What the global search shows: entity, record, title and subtitle of each hit."""
+        with self.store.sessions() as session:
+            return {(h.entity, h.id, h.title, h.subtitle) for h in search(session, query)}
+
+    def leftovers(self) -> list[Path]:
+        return sorted(self.directory.glob(".snapshot-*"))
+
+    def close(self) -> None:
+        self.engine.close()
+        self.transport.close()
+        self.store.dispose()
+
+
+@pytest.fixture
+def laptops(tmp_path: Path, server: ServerProcess) -> Iterator[Callable[..., Laptop]]:
+    """``laptops(username, use_snapshot=..., transport=...)``: a new unsynced profile."""
+    made: list[Laptop] = []
+
+    def make(username: str, **kwargs: Any) -> Laptop:
+        laptop = Laptop(tmp_path / f"laptop{len(made)}", server.url, username, **kwargs)
+        made.append(laptop)
+        return laptop
+
+    yield make
+    for laptop in made:
+        assert laptop.leftovers() == [], "snapshot files left in the profile directory"
+        laptop.close()
+
+
+@pytest.fixture
+def http(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url) as client:
+        yield client
+
+
+class Data:
+    """Records of every entity for the company (catalog by an admin), some tombstoned."""
+
+    def __init__(self, company: Company, http: httpx.Client) -> None:
+        company.add("root", role="admin")
+        self.company = company
+        self.clients = {
+            short: SyncClient(http, company.names[short])
+            for short in ("root", "mia", "ann", "bob", "carl")
+        }
+        catalog = seed_catalog(self.clients["root"])
+        self.owned = {
+            short: {k: uuid.UUID(v) for k, v in seed_owner(self.clients[short], catalog, t).items()}
+            for short, t in (
+                ("mia", f"m{company.tag}x"),
+                ("ann", f"a{company.tag}x"),
+                ("bob", f"b{company.tag}x"),
+                ("carl", f"c{company.tag}x"),
+            )
+        }
+
+    def tag(self, short: str) -> str:
+        return f"{short[0]}{self.company.tag}x"
+
+
+@pytest.fixture
+def data(company: Company, http: httpx.Client) -> Data:
+    return Data(company, http)
+
+
+def _live(records: Records) -> Records:
+    return {key: values for key, values in records.items() if not values["deleted"]}
+
+
+def assert_same(laptop: Laptop, reference: Laptop) -> None:
+    """Same records, same values, same stored form, same cursor."""
+    assert laptop.records() == reference.records()
+    assert laptop.raw() == reference.raw()
+    assert laptop.cursor() == reference.cursor()
+
+
+@pytest.mark.parametrize("user", ["ann", "mia"])
+def test_first_sync_by_snapshot_ends_like_a_paged_first_sync(
+    laptops: Callable[..., Laptop], data: Data, user: str
+) -> None:
+    name = data.company.names[user]
+    fast, paged = laptops(name), laptops(name, use_snapshot=False)
+    report = fast.sync()
+    paged.sync()
+    assert report.pulled > 0 and report.cursor == fast.cursor() > 0
+    assert_same(fast, paged)
+
+    records = _live(fast.records())
+    for owner, ids in data.owned.items():
+        mine = owner == user or (user == "mia" and owner in ("ann", "bob"))
+        for short, record_id in ids.items():
+            entity = short.removeprefix("gone_")
+            expected = mine and not short.startswith("gone_")
+            assert ((entity, record_id) in records) == expected, (owner, short)
+    account = records[("account", data.owned[user]["account"])]
+    assert account["name"] == f"Müller & Söhne {data.tag(user)}"
+    assert account["notes"] == "first line\nsecond line — ✓"
+    assert str(account["credit_limit"]) in ("250000.50", "250000.5")
+    assert account["region"] == f"Region {data.tag(user)}"
+    assert data.company.ids[user] in fast.ids("user")
+
+
+def test_search_finds_records_loaded_from_the_snapshot(
+    laptops: Callable[..., Laptop], data: Data
+) -> None:
+    fast, paged = (
+        laptops(data.company.names["mia"]),
+        laptops(data.company.names["mia"], use_snapshot=False),
+    )
+    fast.sync()
+    paged.sync()
+    ann, tag = data.owned["ann"], data.tag("ann")
+    phone = next(
+        values["phone"]
+        for (entity, record_id), values in fast.records().items()
+        if entity == "account" and record_id == ann["account"]
+    )
+    digits = "".join(c for c in phone if c.isdigit())
+    queries = {
+        f"Müller Söhne {tag}": ann["account"],  # names, with umlauts
+        f"muller {tag}": ann["account"],  # folded
+        f"info@{tag}.example": ann["account"],  # e-mail
+        f"zoe@{tag}.example": ann["contact"],
+        f"Øster{tag}": ann["contact"],
+        digits[-6:]: ann["account"],  # phone digits
+        "555 0100": ann["contact"],  # mobile, typed with a space
+        f"Lead Co {tag}": ann["lead"],
+        f"Deal {tag}": ann["opportunity"],
+    }
+    for query, record_id in queries.items():
+        found = fast.find(query)
+        assert record_id in found, query
+        assert found == paged.find(query), query
+    # nothing tombstoned or out of scope is findable
+    assert not fast.find("Gone") & {data.owned[o]["gone_account"] for o in data.owned}
+    assert data.owned["carl"]["account"] not in fast.find(f"Müller Söhne {data.tag('carl')}")
+
+
+def test_a_colleagues_later_edit_arrives_by_the_next_sync(
+    laptops: Callable[..., Laptop], data: Data
+) -> None:
+    ann = laptops(data.company.names["ann"])
+    ann.sync()
+    first = ann.cursor()
+    mia = data.clients["mia"]  # her manager edits her account, adds and deletes records
+    account, contact = data.owned["ann"]["account"], data.owned["ann"]["contact"]
+    added = uuid.uuid4()
+    mia.pull()  # her edits are made on what she has seen (no concurrent edit)
+    results = mia.push(
+        mia.mutation(
+            {"t": "account", "id": account.hex, "f": {"name": "Renamed GmbH", "phone": "+1 777"}},
+            {
+                "t": "account",
+                "id": added.hex,
+                "f": {"name": "Brand New", "owner_id": str(ann.user_id)},
+            },
+            {"t": "contact", "id": contact.hex, "d": True},
+        )
+    )
+    assert [r["status"] for r in results] == ["applied"]
+    report = ann.sync()
+    assert ann.cursor() > first and report.pulled >= 2
+    records = _live(ann.records())
+    assert records[("account", account)]["name"] == "Renamed GmbH"
+    assert ("account", added) in records and ("contact", contact) not in records
+    assert account in ann.find("Renamed") and account not in ann.find("Müller")
+    assert contact not in ann.find(f"Øster{data.tag('ann')}")
+    # and it matches a laptop that did it all page by page
+    paged = laptops(data.company.names["ann"], use_snapshot=False)
+    paged.sync()
+    assert _live(ann.records()) == _live(paged.records())
+
+
+def test_second_sync_pulls_changes_instead_of_reloading_a_snapshot(
+    laptops: Callable[..., Laptop], data: Data, server_db: Any
+) -> None:
+    """A snapshot holds no tombstones and no removals: a laptop that already synced must get
+    deletes and scope exits from an ordinary pull, or they would never reach it."""
+    mia = laptops(data.company.names["mia"])
+    mia.sync()
+    bob = data.clients["bob"]
+    gone = data.owned["bob"]["opportunity"]
+    assert (
+        bob.push(bob.mutation({"t": "opportunity", "id": gone.hex, "d": True}))[0]["status"]
+        == "applied"
+    )
+    mia.sync()
+    assert ("opportunity", gone) not in _live(mia.records())
+    # ann moves to carl's team: her records leave mia's scope
+    admin.set_manager(
+        server_db, username=data.company.names["ann"], manager=data.company.names["carl"]
+    )
+    mia.sync()
+    ids = set(_live(mia.records()))
+    for short, record_id in data.owned["ann"].items():
+        assert (short.removeprefix("gone_"), record_id) not in ids, short
+    paged = laptops(data.company.names["mia"], use_snapshot=False)
+    paged.sync()
+    assert _live(mia.records()) == _live(paged.records())
+
+
+def _offline_account(laptop: Laptop, name: str) -> uuid.UUID:
+    # Before the first sync the profile has no users yet (owner ids reference them), so the
+    # admin's offline records are made without an owner.
+    with laptop.store.sessions.begin() as session:
+        account = Account(name=name, phone="+44 20 7946 0000")
+        session.add(account)
+        lead = Lead(first_name="Off", last_name="Line", full_name=f"Off Line {name}")
+        session.add(lead)
+        session.flush()
+        return account.id
+
+
+def test_pending_offline_edit_before_the_first_sync_reaches_the_server(
+    laptops: Callable[..., Laptop], data: Data
+) -> None:
+    root = data.company.names["root"]
+    laptop = laptops(root)
+    account = _offline_account(laptop, f"Offline {data.company.tag}")
+    report = laptop.sync()
+    assert report.pushed >= 1 and report.rejected == 0
+    assert ("account", account) in _live(laptop.records())
+    other = laptops(root, use_snapshot=False)
+    other.sync()
+    assert ("account", account) in _live(other.records())
+    laptop.sync()
+    assert _live(laptop.records()) == _live(other.records())
+    assert account in laptop.find(f"Offline {data.company.tag}")
+
+
+def test_an_edit_made_while_the_first_sync_runs_is_not_overwritten_by_the_snapshot(
+    laptops: Callable[..., Laptop], data: Data
+) -> None:
+    root = data.company.names["root"]
+    laptop = laptops(root)
+    account = _offline_account(laptop, f"Racing {data.company.tag}")
+    edited = threading.Event()
+
+    def progress(step: SyncProgress) -> None:
+        # The user edits the account after the push went out, as the snapshot download
+        # starts: the snapshot holds the pushed phone, the store a newer, pending one.
+        if step.phase == "download" and not edited.is_set():
+            edited.set()
+            with laptop.store.sessions.begin() as session:
+                record = session.get(Account, account)
+                assert record is not None
+                record.phone = "+44 20 7946 9999"
+
+    laptop.sync(progress=progress)
+    assert edited.is_set()
+    assert laptop.records()[("account", account)]["phone"] == "+44 20 7946 9999"
+    laptop.sync()  # pushes the edit
+    other = laptops(root, use_snapshot=False)
+    other.sync()
+    assert other.records()[("account", account)]["phone"] == "+44 20 7946 9999"
+    laptop.sync()
+    assert _live(laptop.records()) == _live(other.records())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda body: b"not a database" * 100, id="garbage"),
+        pytest.param(lambda body: body[: len(body) // 2], id="truncated"),
+        pytest.param(lambda body: b"", id="empty"),
+        pytest.param(
+            lambda body: body[:8192] + bytes(len(body) - 8192), id="zeroed-after-two-pages"
+        ),
+    ],
+)
+def test_a_damaged_snapshot_falls_back_to_paged_pull(
+    laptops: Callable[..., Laptop],
+    data: Data,
+    server: ServerProcess,
+    damage: Callable[[bytes], bytes],
+) -> None:
+    name = data.company.names["mia"]
+    transport = CorruptingTransport(server.url, damage)
+    laptop = laptops(name, transport=transport)
+    laptop.sync()
+    assert transport.snapshots == 1
+    paged = laptops(name, use_snapshot=False)
+    paged.sync()
+    assert_same(laptop, paged)
+    assert data.owned["ann"]["account"] in laptop.find(f"Müller {data.tag('ann')}")
+
+
+@pytest.mark.parametrize("phase", ["download", "pull"])
+def test_cancelling_the_snapshot_leaves_the_profile_untouched(
+    laptops: Callable[..., Laptop], data: Data, phase: str
+) -> None:
+    """Cancelled while the snapshot downloads, or while it is being loaded (after its first
+    table was copied): nothing of it stays, and the next sync starts over and completes."""
+    name = data.company.names["mia"]
+    laptop = laptops(name)
+    cancel = threading.Event()
+    phases: list[str] = []
+
+    def progress(step: SyncProgress) -> None:
+        phases.append(step.phase)
+        if step.phase == phase and "download" in phases:
+            cancel.set()
+
+    with pytest.raises(SyncCancelled):
+        laptop.sync(progress=progress, cancel=cancel)
+    assert cancel.is_set() and phases[-1] == phase
+    assert laptop.cursor() == 0
+    assert laptop.records() == {}
+    assert laptop.find(f"Müller {data.tag('ann')}") == set()
+
+    laptop.sync()
+    paged = laptops(name, use_snapshot=False)
+    paged.sync()
+    assert_same(laptop, paged)
+    assert data.owned["ann"]["account"] in laptop.find(f"Müller {data.tag('ann')}")
+
+
+def test_search_results_read_the_same_as_after_a_paged_sync(
+    laptops: Callable[..., Laptop], data: Data
+) -> None:
+    """Titles and subtitles of global search hits (an opportunity's shows its amount) do not
+    depend on how the laptop synced: "Deal …  1200 EUR", not "1200.00 EUR"."""
+    name = data.company.names["mia"]
+    fast, paged = laptops(name), laptops(name, use_snapshot=False)
+    fast.sync()
+    paged.sync()
+    for short in ("mia", "ann", "bob"):
+        tag = data.tag(short)
+        for query in (f"Deal {tag}", f"Müller {tag}", f"zoe@{tag}.example", f"Lead Co {tag}"):
+            assert fast.hits(query), query
+            assert fast.hits(query) == paged.hits(query), query
