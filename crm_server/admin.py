@@ -9,7 +9,8 @@ their next pull. Each command is one transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +74,21 @@ def _publish(engine: Engine) -> None:
         publish_pending(connection)
 
 
+@contextmanager
+def _publishing(engine: Engine) -> Iterator[Connection]:
+    """The command's write transaction, then a publishing pass whether it committed or not.
+
+    A failed command may have held sync rows locked while another writer committed an edit of
+    them; that writer's own pass skipped the locked rows, so someone must number them once the
+    lock is gone (the same rule as pushes, ``SyncService.publish_after_commit``).
+    """
+    try:
+        with write_transaction(engine) as connection:
+            yield connection
+    finally:
+        _publish(engine)
+
+
 def _apply(connection: Connection, batch: Batch, changes: list[Change]) -> None:
     """Apply server-made changes in mutations of at most the protocol's size."""
     base = read_cursor(connection)
@@ -101,7 +117,7 @@ def create_user(
     if not password:
         raise AdminError("the password may not be empty")
     hasher = make_hasher(settings)
-    with write_transaction(engine) as connection:
+    with _publishing(engine) as connection:
         taken = connection.execute(select(users.c.id).where(users.c.username == username)).first()
         if taken is not None:
             raise AdminError(f"a user named {username!r} already exists")
@@ -119,7 +135,6 @@ def create_user(
         _apply(connection, batch, [Change(t="user", id=user_id, f=fields)])
         set_password(connection, hasher, user_id, password)
         batch.finish()
-    _publish(engine)
     return user_id
 
 
@@ -137,7 +152,7 @@ def set_manager(engine: Engine, *, username: str, manager: str | None) -> None:
     The user's whole subtree moves with them: their old managers lose those records at the
     next pull, the new ones receive them.
     """
-    with write_transaction(engine) as connection:
+    with _publishing(engine) as connection:
         before = Hierarchy.load(connection)
         user_id = _user_id(connection, username)
         manager_id = _user_id(connection, manager) if manager else None
@@ -150,7 +165,6 @@ def set_manager(engine: Engine, *, username: str, manager: str | None) -> None:
         _apply(connection, batch, [change])
         # finish() renumbers the records of the moved subtree and sends removals.
         batch.finish()
-    _publish(engine)
 
 
 def reassign(engine: Engine, *, from_user: str, to_user: str) -> ReassignResult:
@@ -159,7 +173,7 @@ def reassign(engine: Engine, *, from_user: str, to_user: str) -> ReassignResult:
     Everything hanging off the accounts (contacts links, quotes, activities, closed
     opportunities...) follows the accounts' scope; the old owner's devices get removals.
     """
-    with write_transaction(engine) as connection:
+    with _publishing(engine) as connection:
         source = _user_id(connection, from_user)
         target = _user_id(connection, to_user)
         if source == target:
@@ -198,7 +212,6 @@ def reassign(engine: Engine, *, from_user: str, to_user: str) -> ReassignResult:
         if all_changes:
             _apply(connection, batch, all_changes)
         batch.finish()
-    _publish(engine)
     return ReassignResult(len(account_ids), len(contact_ids), len(opportunity_ids), len(lead_ids))
 
 
