@@ -23,8 +23,9 @@ committed later gets a higher sequence and comes in the next pull.
 
 On a SQLite server the file is filled by ``ATTACH`` and ``INSERT ... SELECT`` (the server's
 storage format is the client's); on PostgreSQL rows are streamed through SQLAlchemy and bound
-with the SQLite dialect's own type processors, so values land exactly as the client's ORM
-would store them.
+with the SQLite dialect's own type processors. Amounts are the exception on both: they are
+written in their wire text (``1200.5``, as a pulled page stores them), not as the server keeps
+them (``1200.50`` as pushed, ``1200.500000`` from PostgreSQL's NUMERIC).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,9 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 
 from crm_desktop.models import ENTITIES
+from crm_desktop.models.base import Money
 from crm_desktop.sync.protocol import schema_fingerprint
+from crm_desktop.sync.tables import encode_value
 from crm_server.auth import DeviceAuth, authenticate_on
 from crm_server.db import read_transaction, sync_record
 from crm_server.scopes import subtree_query
@@ -60,6 +64,27 @@ class Snapshot:
     path: Path
     cursor: int
     records: int
+
+
+def _money(value: Any) -> str | None:
+    """A stored amount in its wire text ("1200.50", never "1200.500000"): exactly what a pulled
+    page stores on the client, so a snapshot and a pull leave the same text behind (search
+    entries show it)."""
+    if value is None:
+        return None
+    wire = encode_value(Decimal(value))
+    assert isinstance(wire, str)
+    return wire
+
+
+def _select_list(table: Table, prefix: str) -> str:
+    """The columns of ``table`` for a SELECT, amounts normalised through :func:`_money`."""
+    return ", ".join(
+        f"crm_money({prefix}{_quote(c.name)})"
+        if isinstance(c.type, Money)
+        else prefix + _quote(c.name)
+        for c in table.columns
+    )
 
 
 def _quote(name: str) -> str:
@@ -132,6 +157,7 @@ def _build_sqlite(source: Path, auth: DeviceAuth, directory: Path | None) -> Sna
     path, out = _open_output(directory)
     try:
         _create_tables(out)
+        out.create_function("crm_money", 1, _money, deterministic=True)
         out.execute("ATTACH DATABASE ? AS src", (f"{source.resolve().as_uri()}?mode=ro",))
         out.execute("BEGIN")
         cursor = int(
@@ -150,7 +176,7 @@ def _build_sqlite(source: Path, auth: DeviceAuth, directory: Path | None) -> Sna
             scope = " AND (r.public OR r.scope_user_id IN (SELECT id FROM temp.snapshot_scope))"
         records = 0
         for entity, table in _tables():
-            columns = ", ".join("x." + _quote(c.name) for c in table.columns)
+            columns = _select_list(table, "x.")
             name = _quote(table.name)
             result = out.execute(
                 f"INSERT INTO main.{name} SELECT {columns} FROM src.{name} x"
@@ -200,7 +226,9 @@ def _build_generic(connection: Connection, auth: DeviceAuth, directory: Path | N
                 .where(condition)
             )
             processors = [
-                column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+                _money
+                if isinstance(column.type, Money)
+                else column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
                 for column in table.columns
             ]
             marks = ", ".join("?" * len(processors))
