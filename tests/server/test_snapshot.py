@@ -10,6 +10,7 @@ nothing. Runs on SQLite (``_build_sqlite``) and, with ``CRM_TEST_POSTGRES_URL``,
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -27,7 +28,14 @@ from crm_server import admin
 from crm_server.fields import SPECS
 from crm_server.settings import Settings
 
-from .conftest import HEADERS, SyncClient, TestClient, create_app, make_settings
+from .conftest import (
+    HEADERS,
+    ServerProcess,
+    SyncClient,
+    TestClient,
+    create_app,
+    make_settings,
+)
 
 SQLITE = sqlite_dialect.dialect()
 CURSOR_HEADER = "X-CRM-Cursor"
@@ -410,10 +418,24 @@ def _normal(records: Records) -> Records:
     return out
 
 
+def device_at(
+    http: httpx.Client | TestClient, client: SyncClient, cursor: int, records: Records
+) -> SyncClient:
+    """A device signed in with ``client``'s token holding ``records`` up to ``cursor`` (what a
+    device that loaded a snapshot holds)."""
+    device = SyncClient.__new__(SyncClient)
+    device.http, device.headers, device.cursor, device.records = (
+        http,
+        client.headers,
+        cursor,
+        dict(records),
+    )
+    return device
+
+
 def full_pull(http: httpx.Client | TestClient, client: SyncClient, limit: int = 7) -> SyncClient:
     """A fresh pull from 0 with ``client``'s token (small pages: several round trips)."""
-    fresh = SyncClient.__new__(SyncClient)
-    fresh.http, fresh.headers, fresh.cursor, fresh.records = http, client.headers, 0, {}
+    fresh = device_at(http, client, 0, {})
     fresh.pull(limit=limit)
     return fresh
 
@@ -523,8 +545,7 @@ def test_changes_after_the_snapshot_come_in_the_next_pull(
     )
 
     # a device that loaded the snapshot pulls on from its cursor
-    device = full_pull(client, mia)
-    device.cursor, device.records = cursor, dict(snap)
+    device = device_at(client, mia, cursor, snap)
     device.pull(limit=3)
     reference = full_pull(client, mia)
     assert device.cursor == reference.cursor
@@ -608,3 +629,56 @@ def test_snapshot_stores_amounts_as_a_pulled_page_stores_them(
                     stored[(*key, name)] = value
                     expected[(*key, name)] = pulled[key][name]
     assert stored and stored == expected
+
+
+def test_snapshots_taken_during_pushes_skip_nothing(
+    server: ServerProcess, engine: Engine, people: dict[str, uuid.UUID], tmp_path: Path
+) -> None:
+    """Snapshots taken while other devices' pushes commit (two server workers): each one plus
+    a pull from its cursor ends exactly where a full pull does, so a record committed around
+    the moment of the snapshot is never lost between the two."""
+    errors: list[BaseException] = []
+
+    def pusher(username: str) -> None:
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as http:
+                writer = SyncClient(http, username)
+                previous: str | None = None
+                for i in range(40):
+                    record = _hex()
+                    changes: list[dict[str, Any]] = [
+                        {
+                            "t": "account",
+                            "id": record,
+                            "f": {"name": f"{username} {i}", "owner_id": str(writer.user_id)},
+                        }
+                    ]
+                    if previous is not None:
+                        changes.append({"t": "account", "id": previous, "f": {"phone": str(i)}})
+                    _push_ok(writer, *changes)
+                    previous = record
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=pusher, args=(name,)) for name in ("ann", "bob")]
+    snapshots: list[tuple[int, Records]] = []
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        mia = SyncClient(http, "mia")
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads) or not snapshots:
+            path = tmp_path / f"s{len(snapshots)}.db"
+            snapshots.append((take_snapshot(http, mia, path), read_snapshot(path)))
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        reference = full_pull(http, mia, limit=50)
+        assert len(_ids(reference.records, "account")) == 80
+        cursors = [cursor for cursor, _records in snapshots]
+        assert cursors == sorted(cursors)
+        for cursor, records in snapshots:
+            device = device_at(http, mia, cursor, records)
+            device.pull(limit=9)
+            assert device.cursor == reference.cursor
+            assert _normal(device.records) == _normal(reference.records), cursor
+    assert len(snapshots) > 1
