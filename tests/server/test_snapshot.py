@@ -588,12 +588,15 @@ def test_snapshot_refuses_the_same_callers_as_pull(
     assert both(stale) == [(409, "update_required")] * 2
     answer = client.post("/v1/snapshot", content=b"{}", headers=stale).json()
     assert answer["server_schema"] == HEADERS["X-CRM-Schema"]
-    # carl is still fine
+    # carl is still fine, until head office disables his account
     assert client.post("/v1/snapshot", content=b"{}", headers=carl.headers).status_code == 200
+    root = SyncClient(client, "root")
+    _push_ok(root, {"t": "user", "id": people["carl"].hex, "f": {"active": False}})
+    assert both(carl.headers) == [(401, "account_disabled")] * 2
 
     expired = make_settings(settings.database_url, token_ttl_days=-1)
     with TestClient(create_app(expired), raise_server_exceptions=False) as other:
-        late = SyncClient(other, "carl")
+        late = SyncClient(other, "mia")
         answers = [
             other.post("/v1/pull", json={"cursor": 0}, headers=late.headers),
             other.post("/v1/snapshot", content=b"{}", headers=late.headers),

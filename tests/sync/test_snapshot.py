@@ -8,8 +8,10 @@ paging when the file is unusable, and leave nothing half-loaded when cancelled.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -27,7 +29,13 @@ from crm_desktop.models import ENTITIES, Account, Lead
 from crm_desktop.models.base import Money
 from crm_desktop.store import Store, open_store
 from crm_desktop.store.search import search
-from crm_desktop.sync.engine import SyncCancelled, SyncEngine, SyncProgress, SyncReport
+from crm_desktop.sync.engine import (
+    LocalDataWiped,
+    SyncCancelled,
+    SyncEngine,
+    SyncProgress,
+    SyncReport,
+)
 from crm_desktop.sync.transport import Transport
 from crm_server import admin
 
@@ -448,3 +456,28 @@ def test_search_results_read_the_same_as_after_a_paged_sync(
         for query in (f"Deal {tag}", f"Müller {tag}", f"zoe@{tag}.example", f"Lead Co {tag}"):
             assert fast.hits(query), query
             assert fast.hits(query) == paged.hits(query), query
+
+
+@pytest.mark.parametrize("use_snapshot", [True, False], ids=["snapshot", "paged"])
+def test_a_device_revoked_before_its_first_sync_is_wiped_either_way(
+    laptops: Callable[..., Laptop], data: Data, server_db: Any, use_snapshot: bool
+) -> None:
+    laptop = laptops(data.company.names["ann"], use_snapshot=use_snapshot)
+    device_id = laptop.engine.state().device_id
+    assert admin.revoke_devices(server_db, device_id=device_id) == 1
+    with pytest.raises(LocalDataWiped):
+        laptop.sync()
+    assert laptop.records() == {} and laptop.cursor() == 0
+
+
+def test_a_crashed_download_left_behind_is_cleaned_up(
+    laptops: Callable[..., Laptop], data: Data
+) -> None:
+    laptop = laptops(data.company.names["ann"])
+    stale = laptop.directory / f".snapshot-{uuid.uuid4().hex}.sqlite3"
+    stale.write_bytes(b"half a download")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    laptop.sync()
+    assert not stale.exists()
+    assert data.owned["ann"]["account"] in laptop.ids("account")
