@@ -37,6 +37,7 @@ with ``BEGIN IMMEDIATE`` so a concurrent writer waits instead of failing half-wa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -106,6 +107,8 @@ PULL_LIMIT = DEFAULT_PULL_LIMIT
 #: quarter of a second, rather than failing), while every page costs a request, a server query
 #: and a commit whatever its size: 50 requests for 250k records instead of 250.
 FULL_SYNC_LIMIT = MAX_PULL_LIMIT
+#: A snapshot download not written to for this long belongs to a process that died.
+STALE_SNAPSHOT_SECONDS = 600
 #: Stay well under the protocol's 8 MiB body limit.
 PUSH_MAX_BYTES = MAX_BODY_BYTES // 2
 #: Renumberings of never-sent mutations answered ``duplicate`` allowed in one round (one is
@@ -809,6 +812,7 @@ class SyncEngine:
         a helper thread, which alone uses the transport meanwhile), so the server's work and
         ours overlap; at most two pages are in memory.
         """
+        self._remove_stale_snapshots()
         cursor = self.state().cursor
         if cursor == 0 and self.use_snapshot:
             cursor = self._pull_snapshot(report, notify, cancel)
@@ -847,6 +851,19 @@ class SyncEngine:
                 if not page.has_more:
                     return
 
+    def _remove_stale_snapshots(self) -> None:
+        """Delete snapshot downloads a killed process left in the profile directory.
+
+        Only files untouched for :data:`STALE_SNAPSHOT_SECONDS`: a download in progress (the
+        app and ``crm sync`` may run on one profile) writes its file every few milliseconds.
+        Were one removed anyway, that round would find the file unusable and pull page by page.
+        """
+        now = time.time()
+        for stale in self.database_path.parent.glob(".snapshot-*.sqlite3"):
+            with contextlib.suppress(OSError):  # gone meanwhile, or open elsewhere (Windows)
+                if now - stale.stat().st_mtime > STALE_SNAPSHOT_SECONDS:
+                    stale.unlink()
+
     def _pull_snapshot(
         self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
     ) -> int:
@@ -859,12 +876,7 @@ class SyncEngine:
         with self._read() as connection:
             if not snapshot.can_use(connection):
                 return 0
-        directory = self.database_path.parent
-        # A download interrupted by a crash leaves its file behind; nothing else reads them.
-        for stale in directory.glob(".snapshot-*.sqlite3"):
-            if time.time() - stale.stat().st_mtime > 3600:
-                stale.unlink(missing_ok=True)
-        path = directory / f".snapshot-{uuid.uuid4().hex}.sqlite3"
+        path = self.database_path.parent / f".snapshot-{uuid.uuid4().hex}.sqlite3"
         try:
             notify(SyncProgress("download", 0))
 

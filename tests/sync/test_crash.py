@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from crm_desktop.models import Account
 from crm_desktop.store import open_store
+from crm_desktop.sync.engine import STALE_SNAPSHOT_SECONDS
 
 from .conftest import PASSWORD
 
@@ -48,21 +49,30 @@ def run_sync(profile: Path, env: dict[str, str], *args: str, password: str | Non
     return done.stderr
 
 
-def kill_during(profile: Path, env: dict[str, str], phase: str, rng: random.Random) -> bool:
-    """Start ``crm sync`` and SIGKILL it shortly after it reports ``phase`` progress.
-
-    Returns whether it was killed (it may finish first).
-    """
+def kill_during(
+    profile: Path,
+    env: dict[str, str],
+    phase: str,
+    rng: random.Random,
+    *args: str,
+    password: str | None = None,
+    skip: int | None = None,
+) -> bool:
+    """Start ``crm sync`` and SIGKILL it shortly after it reports ``phase`` progress (after
+    ``skip`` such lines, random by default). Returns whether it was killed (it may finish
+    first). ``args`` and ``password`` are for a first run that signs in."""
     with subprocess.Popen(
-        [CRM, "--profile", str(profile), "sync", "--page-size", "200", "--batch-size", "20"],
-        stdin=subprocess.DEVNULL,
+        [CRM, "--profile", str(profile), "sync", "--page-size", "200", "--batch-size", "20", *args],
+        stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
         env=env,
     ) as process:
-        assert process.stderr is not None
-        skip = rng.randint(0, 2)
+        assert process.stdin is not None and process.stderr is not None
+        process.stdin.write((password + "\n") if password else "")
+        process.stdin.close()
+        skip = rng.randint(0, 2) if skip is None else skip
         for line in process.stderr:
             if line.startswith(phase):
                 if skip == 0:
@@ -117,11 +127,13 @@ def test_sigkill_during_push_and_pull_loses_and_duplicates_nothing(
     store.dispose()
 
     started = time.perf_counter()
-    kills = {"pushed": 0, "pulled": 0}
+    # ``crm sync`` reports "Sending changes… n of m" while pushing, "Receiving… n records"
+    # while pulling.
+    kills = {"Sending": 0, "Receiving": 0}
     for attempt in range(6):
-        phase = "pushed" if attempt % 2 == 0 else "pulled"
+        phase = "Sending" if attempt % 2 == 0 else "Receiving"
         kills[phase] += kill_during(victim, env, phase, rng)
-    assert kills["pushed"] >= 1 and kills["pulled"] >= 1, kills
+    assert kills["Sending"] >= 1 and kills["Receiving"] >= 1, kills
     run_sync(victim, env)
     run_sync(victim, env)
     print(f"kills {kills} in {time.perf_counter() - started:.1f} s")
@@ -159,3 +171,70 @@ def test_sigkill_during_push_and_pull_loses_and_duplicates_nothing(
             assert indexed[0] == indexed[1] == accounts  # search index: no duplicates, no gaps
     finally:
         store.dispose()
+
+
+def local_accounts(profile: Path) -> tuple[set[uuid.UUID], tuple[int, int]]:
+    """Live accounts on a laptop, and (entries, distinct records) in its search index for
+    accounts."""
+    table = Account.__table__
+    store = open_store(profile / "crm.sqlite3")
+    try:
+        with store.engine.connect() as connection:
+            ids = set(
+                connection.execute(select(table.c.id).where(table.c.deleted.is_(False))).scalars()
+            )
+            indexed = connection.execute(
+                text(
+                    "SELECT count(*), count(DISTINCT ref) FROM search_doc WHERE entity = 'account'"
+                )
+            ).one()
+            return ids, (indexed[0], indexed[1])
+    finally:
+        store.dispose()
+
+
+def test_sigkill_during_a_first_sync_snapshot_loses_and_duplicates_nothing(
+    tmp_path: Path, server: Any, company: Any, devices: Any
+) -> None:
+    rng = random.Random(int(os.environ.get("CRM_CRASH_SEED", "0")) or None)
+    env = crm_env(tmp_path)
+    colleague = devices(company.names["ann"])
+    with colleague.store.sessions.begin() as session:
+        for i in range(4000):
+            session.add(Account(name=f"Remote {i}", owner_id=colleague.user_id))
+    colleague.sync()
+    expected = colleague.ids("account")
+
+    # New laptops, each killed during its first sync: while the snapshot downloads, or while
+    # it is loaded ("Receiving" is reported per table of the load).
+    killed = []
+    for attempt in range(4):
+        laptop = tmp_path / f"laptop-{attempt}"
+        phase = "Downloading" if attempt % 2 == 0 else "Receiving"
+        sign_in = ("--server", server.url, "--user", company.names["ann"])
+        if kill_during(laptop, env, phase, rng, *sign_in, password=PASSWORD, skip=0):
+            killed.append(laptop)
+    assert killed, "every first sync finished before it could be killed"
+    for laptop in killed:
+        run_sync(laptop, env)
+        ids, (entries, distinct) = local_accounts(laptop)
+        assert ids == expected  # nothing lost, nothing extra
+        assert entries == distinct == len(ids)  # search: every account once
+
+
+def test_a_killed_downloads_file_is_removed_by_a_later_sync(
+    tmp_path: Path, server: Any, company: Any, devices: Any
+) -> None:
+    laptop = devices(company.names["ann"])
+    laptop.sync()
+    directory = laptop.store.path.parent
+    dead = directory / ".snapshot-dead.sqlite3"
+    dead.write_bytes(b"\0" * 4096)
+    old = time.time() - STALE_SNAPSHOT_SECONDS - 60
+    os.utime(dead, (old, old))
+    # Another process on the same profile may be downloading right now: its file is kept.
+    running = directory / ".snapshot-running.sqlite3"
+    running.write_bytes(b"\0" * 4096)
+    laptop.sync()
+    assert not dead.exists()
+    assert running.exists()
