@@ -685,3 +685,32 @@ def test_snapshots_taken_during_pushes_skip_nothing(
             assert device.cursor == reference.cursor
             assert _normal(device.records) == _normal(reference.records), cursor
     assert len(snapshots) > 1
+
+
+def push_accounts(client: SyncClient, count: int, prefix: str) -> list[str]:
+    """``count`` accounts owned by ``client``'s user, 1000 per mutation; returns their ids."""
+    ids = [_hex() for _ in range(count)]
+    owner = str(client.user_id)
+    for start in range(0, count, 1000):
+        _push_ok(
+            client,
+            *(
+                {
+                    "t": "account",
+                    "id": record,
+                    "f": {"name": f"{prefix} {start + i}", "owner_id": owner},
+                }
+                for i, record in enumerate(ids[start : start + 1000])
+            ),
+        )
+    return [_uuid(record) for record in ids]
+
+
+def test_a_scope_larger_than_one_batch(
+    client: TestClient, people: dict[str, uuid.UUID], tmp_path: Path
+) -> None:
+    """More rows than the builders' batch of 5,000: none lost at a batch boundary."""
+    ann = SyncClient(client, "ann")
+    ids = push_accounts(ann, 5_003, "Bulk")
+    _cursor, records = assert_snapshot_equals_pull(client, ann, tmp_path / "ann.db")
+    assert _ids(records, "account") == set(ids)

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from server.conftest import PASSWORD, ServerProcess, SyncClient
-from server.test_snapshot import seed_catalog, seed_owner, table_of
+from server.test_snapshot import push_accounts, seed_catalog, seed_owner, table_of
 from sqlalchemy import select
 
 from crm_desktop.config import Profile
@@ -412,12 +412,17 @@ def test_a_damaged_snapshot_falls_back_to_paged_pull(
     assert data.owned["ann"]["account"] in laptop.find(f"Müller {data.tag('ann')}")
 
 
-@pytest.mark.parametrize("phase", ["download", "pull"])
+@pytest.mark.parametrize(
+    ("phase", "nth"),
+    [("download", 1), ("pull", 1), ("pull", len(ENTITIES))],
+    ids=["downloading", "after-first-table", "after-last-table"],
+)
 def test_cancelling_the_snapshot_leaves_the_profile_untouched(
-    laptops: Callable[..., Laptop], data: Data, phase: str
+    laptops: Callable[..., Laptop], data: Data, phase: str, nth: int
 ) -> None:
     """Cancelled while the snapshot downloads, or while it is being loaded (after its first
-    table was copied): nothing of it stays, and the next sync starts over and completes."""
+    table was copied, or its last, before search is indexed): nothing of it stays, and the
+    next sync starts over and completes."""
     name = data.company.names["mia"]
     laptop = laptops(name)
     cancel = threading.Event()
@@ -425,7 +430,7 @@ def test_cancelling_the_snapshot_leaves_the_profile_untouched(
 
     def progress(step: SyncProgress) -> None:
         phases.append(step.phase)
-        if step.phase == phase and "download" in phases:
+        if "download" in phases and phases.count(phase) == nth:
             cancel.set()
 
     with pytest.raises(SyncCancelled):
@@ -481,3 +486,17 @@ def test_a_crashed_download_left_behind_is_cleaned_up(
     laptop.sync()
     assert not stale.exists()
     assert data.owned["ann"]["account"] in laptop.ids("account")
+
+
+def test_a_scope_larger_than_one_batch_is_searchable(
+    laptops: Callable[..., Laptop], company: Company, http: httpx.Client
+) -> None:
+    """More records than the loader indexes per batch (5,000): every one is findable."""
+    ann = SyncClient(http, company.names["ann"])
+    prefix = f"Bulk{company.tag}x"
+    ids = [uuid.UUID(i) for i in push_accounts(ann, 5_003, prefix)]
+    fast = laptops(company.names["ann"])
+    fast.sync()
+    assert fast.ids("account") == set(ids)
+    for i in (0, 4_999, 5_000, 5_002):
+        assert fast.find(f"{prefix} {i}") >= {ids[i]}, i
