@@ -178,10 +178,14 @@ def _build_sqlite(source: Path, auth: DeviceAuth, directory: Path | None) -> Sna
         for entity, table in _tables():
             columns = _select_list(table, "x.")
             name = _quote(table.name)
+            # CROSS JOIN fixes the order: each record, then its bookkeeping by primary key.
+            # Left to itself SQLite walked srv_sync_record's sequence index once per entity,
+            # every entity's rows included (1.05 s instead of 0.28 s for 250k records).
             result = out.execute(
                 f"INSERT INTO main.{name} SELECT {columns} FROM src.{name} x"
-                " JOIN src.srv_sync_record r ON r.record_id = x.id AND r.entity = ?"
-                f" WHERE x.deleted = 0 AND r.seq IS NOT NULL AND r.seq <= ?{scope}",
+                " CROSS JOIN src.srv_sync_record r ON r.record_id = x.id"
+                " WHERE x.deleted = 0 AND r.entity = ? AND r.seq IS NOT NULL AND r.seq <= ?"
+                f"{scope}",
                 (entity, *params),
             )
             records += result.rowcount

@@ -371,6 +371,28 @@ def _write(connection: Connection, docs: Sequence[_Document]) -> int:
     return _insert(connection, docs)
 
 
+#: One index entry, as :func:`documents` builds it and :func:`write_documents` writes it.
+Document = _Document
+
+
+def documents(entity: str, rows: Iterable[Sequence[Any]]) -> list[Document]:
+    """The index entries of live records given as plain rows (see :func:`index_rows`), built
+    without touching the database: a bulk loader builds them on one thread while another
+    writes (the Python work and SQLite's overlap)."""
+    build = _BUILDERS.get(entity)
+    if build is None:
+        raise ValueError(f"not searchable: {entity}")
+    return [build(*row) for row in rows]
+
+
+def write_documents(
+    connection: Connection, docs: Sequence[Document], *, replace: bool = True
+) -> int:
+    """Write entries made by :func:`documents` in the caller's transaction; returns how many.
+    ``replace=False`` when the caller knows none of the records has an entry yet."""
+    return _write(connection, docs) if replace else _insert(connection, docs)
+
+
 def index_rows(
     connection: Connection,
     entity: str,
@@ -387,11 +409,7 @@ def index_rows(
     lookup when the caller knows none exists. Runs in the caller's transaction. Tombstoned
     records must not be passed (use :func:`unindex`).
     """
-    build = _BUILDERS.get(entity)
-    if build is None:
-        raise ValueError(f"not searchable: {entity}")
-    docs = [build(*row) for row in rows]
-    return _write(connection, docs) if replace else _insert(connection, docs)
+    return write_documents(connection, documents(entity, rows), replace=replace)
 
 
 def is_searchable(entity: str) -> bool:
