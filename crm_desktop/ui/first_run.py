@@ -225,7 +225,7 @@ class FirstRunPage(QWidget):
     def on_sync_progress_reported(self, phase: str, done: int, total: int) -> None:
         if self._connecting and phase in ("download", "pull"):
             progress = SyncProgress(phase, done, total).describe()
-            self.message.setText(f"Receiving your data from head office. {progress}")
+            self.message.setText(f"Receiving your data from head office.\n{progress}")
 
     def on_sync_sync_finished(self, _report: object) -> None:
         self._connecting = False
