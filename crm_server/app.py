@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -24,6 +25,7 @@ from crm_server.auth import AuthService
 from crm_server.db import make_engine
 from crm_server.migrate import current_revision, head_revision
 from crm_server.settings import Settings
+from crm_server.snapshot import SnapshotService
 from crm_server.sync import SyncService
 
 
@@ -107,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     services = Services(
         auth=AuthService(engine, settings),
         sync=SyncService(engine, transient_retries=settings.transient_retries),
+        snapshots=SnapshotService(
+            engine, Path(settings.snapshot_dir), settings.snapshot_concurrency
+        ),
         schema_version=schema_fingerprint(),
     )
     # Changes committed just before a crash may still be unnumbered: publish them now.

@@ -7,7 +7,9 @@ Nothing here opens a connection: :func:`crm_server.app.create_app` builds the en
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///./crm_server.sqlite3"
 
@@ -20,6 +22,11 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def default_snapshot_dir() -> str:
+    """A folder for first-sync snapshots in the system's temporary directory."""
+    return str(Path(tempfile.gettempdir()) / "crm-server-snapshots")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,12 @@ class Settings:
     worker_threads: int = 8
     #: How often a push retries after a deadlock or serialization failure before answering 503.
     transient_retries: int = 5
+    #: Where first-sync snapshots are built (one temporary file per request, deleted once
+    #: sent); by default a folder in the system's temporary directory. Put it on a disk with
+    #: room for a few copies of the largest user's scope.
+    snapshot_dir: str = field(default_factory=lambda: default_snapshot_dir())
+    #: Snapshots one worker builds at the same time (more wait, then get 503 busy).
+    snapshot_concurrency: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,4 +73,6 @@ class Settings:
             pool_size=_env_int("CRM_DB_POOL_SIZE", cls.pool_size),
             pool_overflow=_env_int("CRM_DB_POOL_OVERFLOW", cls.pool_overflow),
             worker_threads=_env_int("CRM_WORKER_THREADS", cls.worker_threads),
+            snapshot_concurrency=_env_int("CRM_SNAPSHOT_CONCURRENCY", cls.snapshot_concurrency),
+            snapshot_dir=os.environ.get("CRM_SNAPSHOT_DIR") or default_snapshot_dir(),
         )

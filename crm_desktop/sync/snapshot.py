@@ -1,16 +1,18 @@
 """Loading a first-sync snapshot (``POST /v1/snapshot``) into the local store. No Qt.
 
 A profile that has never synced gets its whole scope as one SQLite file in the store's own
-storage format (protocol, "Snapshot") instead of hundreds of JSON pages: the records are
-copied table by table with ``INSERT ... SELECT`` inside SQLite, the search index is written in
-bulk, and the cursor the snapshot was taken at is stored in the same transaction, so the next
-pull continues exactly where the snapshot ends. Nothing is half-applied: the load is one write
-transaction, and an interrupted download or load leaves the profile as it was (the next round
-starts over, with a snapshot again or page by page).
+storage format (protocol, "First-sync snapshot") instead of hundreds of JSON pages: the records
+are copied with ``INSERT ... SELECT`` inside SQLite, records the store holds live but the
+server deleted become tombstones, the search entries are built on a helper thread while SQLite
+copies, and the cursor the snapshot was taken at is stored last, so the next pull continues
+exactly where the snapshot ends.
 
-The snapshot is only used when it is equivalent to pulling from cursor 0 into this store: the
-cursor is 0 and there is no pending local change to rebase (no outbox entry, no field base).
-Otherwise the engine pulls page by page as before.
+The load is many short write transactions, not one (a save typed meanwhile never waits long),
+and the cursor stays 0 until the last: a load cut short (cancel, crash) is simply done again by
+the next round, over what it had written. The snapshot is only used while it is equivalent to
+pulling from cursor 0 into this store: the cursor is 0 and there is no pending local change to
+rebase (no outbox entry, no field base); every transaction checks that again. Otherwise the
+engine pulls page by page as before.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
@@ -33,6 +36,8 @@ from crm_desktop.sync.tables import table_name
 #: The snapshot layout this client reads (``snapshot_info.format``).
 SNAPSHOT_FORMAT = 1
 _BATCH = 5000
+#: Rows copied per write transaction (a fraction of a second each).
+_ROWS_PER_TRANSACTION = 50_000
 #: Batches of search entries built ahead of the writer (about 3 MB each).
 _AHEAD = 24
 
@@ -82,6 +87,8 @@ def check(path: Path, cursor: int) -> dict[str, list[str]]:
             if not sent:
                 raise SnapshotError(f"the snapshot has no {entity} table")
             tables[entity] = sent
+        if not _columns(db, "main", "snapshot_deleted"):
+            raise SnapshotError("the snapshot has no snapshot_deleted table")
         return tables
     except sqlite3.Error as exc:
         raise SnapshotError(f"the snapshot is damaged: {exc}") from exc
@@ -100,65 +107,139 @@ def load(
 ) -> int | None:
     """Copy the snapshot at ``path`` into the store; returns the records loaded.
 
-    Returns None (and changes nothing) when the store no longer qualifies (another round
-    synced meanwhile, or a local edit arrived). ``server_time`` runs inside the transaction
-    (the engine adopts the server's clock there); ``progress`` gets the records copied so far;
-    ``checkpoint`` runs between tables and may raise to roll everything back (a cancel).
+    The records go in over many short write transactions (:data:`_ROWS_PER_TRANSACTION` rows,
+    or one batch of search entries, each) and the cursor in the last one, so a save typed
+    meanwhile waits a fraction of a second, never the whole load (seconds at 250k records,
+    most of a minute at 2M). Until that last commit the cursor stays 0: a load cut short
+    (cancel, crash, a local edit arriving) leaves records that the next round loads again over
+    themselves (``INSERT OR REPLACE``, search entries replaced), or pulls again from 0.
+
+    Returns None when the store stops qualifying (another round synced meanwhile, or a local
+    edit arrived: the paged pull from 0 then rebases it). ``server_time`` runs in the last
+    transaction (the engine adopts the server's clock there); ``progress`` gets the records
+    copied so far; ``checkpoint`` runs between transactions and may raise (a cancel).
     """
     tables = check(path, cursor)
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
         raw = connection.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
-        # The load writes the whole scope through the WAL in one transaction; the commit would
-        # then copy it all into the database file at once (a checkpoint, about a tenth of the
-        # load). Not here: the caller checkpoints afterwards, off the path to usable records.
+        # Each commit would copy what the load wrote into the database file (a checkpoint,
+        # about a tenth of the load). Not here: the caller checkpoints once afterwards, off
+        # the path to usable records.
         autocheckpoint = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         raw.execute("PRAGMA wal_autocheckpoint=0")
-        # ATTACH is refused inside a transaction: before BEGIN, and detached after COMMIT.
+        # ATTACH is refused inside a transaction: before the first BEGIN, detached at the end.
         raw.execute("ATTACH DATABASE ? AS snap", (f"{path.resolve().as_uri()}?mode=ro",))
         documents = _DocumentMaker(path, [e for e in tables if search.is_searchable(e)])
         try:
-            with connection.begin():
-                if not can_use(connection):
-                    return None
-                records = _copy(raw, tables, progress, checkpoint)
-                _index(connection, raw, documents, checkpoint)
-                state.set_values(connection, cursor=cursor, last_sync_at=utcnow())
-                if server_time is not None:
-                    server_time(connection)
+            return _Loader(connection, raw, checkpoint).run(
+                tables, documents, cursor, server_time, progress
+            )
         finally:
             documents.close()
             raw.execute("DETACH DATABASE snap")
             raw.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
-    return records
 
 
-def _copy(
-    raw: sqlite3.Connection,
-    tables: dict[str, list[str]],
-    progress: Callable[[int], None] | None,
-    checkpoint: Callable[[], None] | None,
-) -> int:
-    records = 0
-    for entity, sent in tables.items():
-        if checkpoint is not None:
-            checkpoint()
-        table = table_name(entity)
-        known = set(_columns(raw, "main", table))
-        unknown = [name for name in sent if name not in known]
-        if unknown:
-            raise SnapshotError(f"the snapshot's {entity} table has unknown columns {unknown}")
-        columns = ", ".join(_quote(name) for name in sent)
-        # OR REPLACE, as a pulled page does: a local row holding the same unique key under
-        # another id (a default stage made before the first sync) gives way to the server's.
-        result = raw.execute(
-            f"INSERT OR REPLACE INTO main.{_quote(table)} ({columns})"
-            f" SELECT {columns} FROM snap.{_quote(table)}"
-        )
-        records += max(result.rowcount, 0)
-        if progress is not None:
-            progress(records)
-    return records
+class _Loader:
+    """The write transactions of one load, each re-checking that the store still qualifies."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        raw: sqlite3.Connection,
+        checkpoint: Callable[[], None] | None,
+    ) -> None:
+        self.connection = connection
+        self.raw = raw
+        self.checkpoint = checkpoint
+
+    @contextmanager
+    def _step(self) -> Iterator[bool]:
+        """One write transaction; yields False (write nothing then) if the store stopped
+        qualifying since the last one."""
+        if self.checkpoint is not None:
+            self.checkpoint()
+        with self.connection.begin():
+            yield can_use(self.connection)
+
+    def run(
+        self,
+        tables: dict[str, list[str]],
+        documents: _DocumentMaker,
+        cursor: int,
+        server_time: Callable[[Connection], None] | None,
+        progress: Callable[[int], None] | None,
+    ) -> int | None:
+        records = 0
+        for entity, sent in tables.items():
+            name = table_name(entity)
+            known = set(_columns(self.raw, "main", name))
+            unknown = [column for column in sent if column not in known]
+            if unknown:
+                raise SnapshotError(f"the snapshot's {entity} table has unknown columns {unknown}")
+            table = _quote(name)
+            columns = ", ".join(_quote(column) for column in sent)
+            low, high = self.raw.execute(
+                f"SELECT min(rowid), max(rowid) FROM snap.{table}"
+            ).fetchone()
+            if low is None:
+                continue
+            for start in range(low, high + 1, _ROWS_PER_TRANSACTION):
+                with self._step() as usable:
+                    if not usable:
+                        return None
+                    # OR REPLACE, as a pulled page does: a local row holding the same unique
+                    # key under another id (a default stage made before the first sync), or
+                    # this very record from a load cut short, gives way to the server's.
+                    result = self.raw.execute(
+                        f"INSERT OR REPLACE INTO main.{table} ({columns})"
+                        f" SELECT {columns} FROM snap.{table} WHERE rowid >= ? AND rowid < ?",
+                        (start, start + _ROWS_PER_TRANSACTION),
+                    )
+                records += max(result.rowcount, 0)
+                if progress is not None:
+                    progress(records)
+        with self._step() as usable:
+            if not usable:
+                return None
+            self._apply_tombstones(tables)
+        for _entity, docs in documents:
+            with self._step() as usable:
+                if not usable:
+                    return None
+                # Always replacing: a load cut short, or another process loading a snapshot
+                # into this profile at the same time, may have written entries for them.
+                search.write_documents(self.connection, docs, replace=True)
+        with self._step() as usable:
+            if not usable:
+                return None
+            state.set_values(self.connection, cursor=cursor, last_sync_at=utcnow())
+            if server_time is not None:
+                server_time(self.connection)
+        return records
+
+    def _apply_tombstones(self, tables: dict[str, list[str]]) -> None:
+        """Records deleted on the server that this store holds live become tombstones, as a
+        paged pull's ``deletes`` make them (the store pushed them before its first pull, and a
+        colleague deleted one since)."""
+        for entity in tables:
+            table = _quote(table_name(entity))
+            ids = [
+                row[0]
+                for row in self.raw.execute(
+                    f"SELECT d.id FROM snap.snapshot_deleted d JOIN main.{table} t ON t.id = d.id"
+                    " WHERE d.entity = ? AND t.deleted = 0",
+                    (entity,),
+                )
+            ]
+            if not ids:
+                continue
+            self.raw.executemany(
+                f"UPDATE main.{table} SET deleted = 1 WHERE id = ?", [(i,) for i in ids]
+            )
+            if search.is_searchable(entity):
+                search.unindex(self.connection, ids)
 
 
 class _DocumentMaker:
@@ -217,18 +298,3 @@ class _DocumentMaker:
         """Stop the helper (if still running) and wait for it."""
         self._stop.set()
         self._thread.join()
-
-
-def _index(
-    connection: Connection,
-    raw: sqlite3.Connection,
-    documents: _DocumentMaker,
-    checkpoint: Callable[[], None] | None,
-) -> None:
-    # A store that never synced may still hold entries (records made before signing in are
-    # in the outbox, so not here; default data is): replace them rather than duplicate.
-    replace = raw.execute("SELECT 1 FROM search_doc LIMIT 1").fetchone() is not None
-    for _entity, docs in documents:
-        if checkpoint is not None:
-            checkpoint()
-        search.write_documents(connection, docs, replace=replace)

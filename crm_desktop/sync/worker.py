@@ -86,7 +86,8 @@ class SyncWorker(QObject):
     """
 
     sync_started = Signal()
-    progress_reported = Signal(str, int, int)
+    # object, not int: a download of more than 2 GiB does not fit a C++ int.
+    progress_reported = Signal(str, object, object)
     sync_finished = Signal(object)
     sync_failed = Signal(str, str)
     pending_counted = Signal(int, int)

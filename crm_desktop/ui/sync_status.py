@@ -76,7 +76,8 @@ class SyncStatusController(QObject):
     signed_out = Signal()
     online_changed = Signal(bool)
     sync_failed = Signal(str, str)
-    progress_reported = Signal(str, int, int)
+    # object, not int: a download of more than 2 GiB does not fit a C++ int.
+    progress_reported = Signal(str, object, object)
     keyring_unavailable = Signal(str)
 
     def __init__(

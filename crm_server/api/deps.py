@@ -16,6 +16,7 @@ from crm_desktop.sync.protocol import (
 )
 from crm_server.api.errors import ApiError
 from crm_server.auth import AuthService, DeviceAuth
+from crm_server.snapshot import SnapshotService
 from crm_server.sync import SyncService
 
 
@@ -25,6 +26,7 @@ class Services:
 
     auth: AuthService
     sync: SyncService
+    snapshots: SnapshotService
     schema_version: str
 
 

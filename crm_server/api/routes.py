@@ -30,7 +30,7 @@ from crm_desktop.sync.protocol import (
     PushResponse,
     VersionInfo,
 )
-from crm_server import __version__, snapshot
+from crm_server import __version__
 from crm_server.api.deps import (
     DeviceDep,
     ServicesDep,
@@ -142,7 +142,7 @@ RECORDS_HEADER = "X-CRM-Records"
 )
 def first_sync_snapshot(services: ServicesDep, token: TokenDep) -> FileResponse:
     """Everything a pull from cursor 0 would send, as one SQLite file (first syncs)."""
-    built = snapshot.build(services.sync.engine, token)
+    built = services.snapshots.build(token)
     return FileResponse(
         built.path,
         media_type=SNAPSHOT_MEDIA_TYPE,

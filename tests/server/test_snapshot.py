@@ -9,8 +9,10 @@ nothing. Runs on SQLite (``_build_sqlite``) and, with ``CRM_TEST_POSTGRES_URL``,
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import pytest
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -27,6 +30,8 @@ from crm_desktop.models.base import Money
 from crm_server import admin
 from crm_server.fields import SPECS
 from crm_server.settings import Settings
+from crm_server.snapshot import STALE_SECONDS, SnapshotService
+from crm_server.sync import Busy
 
 from .conftest import (
     HEADERS,
@@ -714,3 +719,46 @@ def test_a_scope_larger_than_one_batch(
     ids = push_accounts(ann, 5_003, "Bulk")
     _cursor, records = assert_snapshot_equals_pull(client, ann, tmp_path / "ann.db")
     assert _ids(records, "account") == set(ids)
+
+
+def test_snapshot_builds_are_bounded_and_leave_no_files(
+    client: TestClient, engine: Engine, people: dict[str, uuid.UUID], tmp_path: Path
+) -> None:
+    """A morning of new laptops: one worker builds at most ``concurrency`` snapshots at once
+    (a request waiting too long for a slot gets 503 busy, which clients retry), built files go
+    once sent, and files a killed worker left behind are removed when a worker starts."""
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    left_behind = folder / "crm-snapshot-killed.sqlite3"
+    left_behind.write_bytes(b"\0" * 1024)
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(left_behind, (old, old))
+    building_elsewhere = folder / "crm-snapshot-running.sqlite3"
+    building_elsewhere.write_bytes(b"\0" * 1024)
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("not ours")
+    os.utime(unrelated, (old, old))
+
+    service = SnapshotService(engine, folder, concurrency=1, slot_wait=0.05)
+    assert not left_behind.exists()
+    assert building_elsewhere.exists() and unrelated.exists()
+
+    ann = SyncClient(client, "ann")
+    built = service.build(ann.headers["Authorization"].removeprefix("Bearer "))
+    assert built.path.parent == folder and built.records > 0
+    built.path.unlink()
+
+    # The one slot taken (a build in progress): the next request is told to come back.
+    assert service._slots.acquire(timeout=1)
+    try:
+        with pytest.raises(Busy):
+            service.build(ann.headers["Authorization"].removeprefix("Bearer "))
+    finally:
+        service._slots.release()
+
+    # Through the API: the file is gone once the answer was sent.
+    before = set(Path(client.app.state.services.snapshots.directory).glob("crm-snapshot-*"))
+    response = client.post("/v1/snapshot", content=b"{}", headers=ann.headers)
+    assert response.status_code == 200 and response.content.startswith(b"SQLite format 3")
+    after = set(Path(client.app.state.services.snapshots.directory).glob("crm-snapshot-*"))
+    assert after <= before

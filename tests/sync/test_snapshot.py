@@ -22,7 +22,7 @@ import httpx
 import pytest
 from server.conftest import PASSWORD, ServerProcess, SyncClient
 from server.test_snapshot import push_accounts, seed_catalog, seed_owner, table_of
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crm_desktop.config import Profile
 from crm_desktop.models import ENTITIES, Account, Lead
@@ -414,37 +414,49 @@ def test_a_damaged_snapshot_falls_back_to_paged_pull(
 
 @pytest.mark.parametrize(
     ("phase", "nth"),
-    [("download", 1), ("pull", 1), ("pull", len(ENTITIES))],
-    ids=["downloading", "after-first-table", "after-last-table"],
+    [("download", 1), ("pull", 1), ("pull", -1)],
+    ids=["downloading", "after-first-copy", "after-last-copy"],
 )
-def test_cancelling_the_snapshot_leaves_the_profile_untouched(
+def test_a_cancelled_snapshot_is_loaded_again_by_the_next_sync(
     laptops: Callable[..., Laptop], data: Data, phase: str, nth: int
 ) -> None:
-    """Cancelled while the snapshot downloads, or while it is being loaded (after its first
-    table was copied, or its last, before search is indexed): nothing of it stays, and the
-    next sync starts over and completes."""
+    """Cancelled while the snapshot downloads (nothing of it stays), or while it is being
+    loaded in its short transactions (after its first table was copied, or its last, before
+    search is indexed: the cursor stays 0). The next sync loads it again over what was copied
+    and ends exactly like a paged laptop, every record found once."""
     name = data.company.names["mia"]
+    paged = laptops(name, use_snapshot=False)
+    paged.sync()
+    # nth = -1: once every record is copied (the load reports records copied so far).
+    everything = len(paged.records())
     laptop = laptops(name)
     cancel = threading.Event()
     phases: list[str] = []
 
     def progress(step: SyncProgress) -> None:
         phases.append(step.phase)
-        if "download" in phases and phases.count(phase) == nth:
+        if "download" not in phases or step.phase != phase:
+            return
+        if phases.count(phase) == nth or (nth == -1 and step.done >= everything):
             cancel.set()
 
     with pytest.raises(SyncCancelled):
         laptop.sync(progress=progress, cancel=cancel)
     assert cancel.is_set() and phases[-1] == phase
     assert laptop.cursor() == 0
-    assert laptop.records() == {}
+    if phase == "download":
+        assert laptop.records() == {}
     assert laptop.find(f"Müller {data.tag('ann')}") == set()
 
     laptop.sync()
-    paged = laptops(name, use_snapshot=False)
     paged.sync()
     assert_same(laptop, paged)
     assert data.owned["ann"]["account"] in laptop.find(f"Müller {data.tag('ann')}")
+    with laptop.store.engine.connect() as connection:
+        entries, records = connection.execute(
+            text("SELECT count(*), count(DISTINCT ref) FROM search_doc")
+        ).one()
+    assert entries == records
 
 
 def test_search_results_read_the_same_as_after_a_paged_sync(

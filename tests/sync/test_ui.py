@@ -205,6 +205,10 @@ def test_first_sync_reports_the_download_then_the_records(
     # What the status bar says while a big first sync runs.
     controller.on_worker_progress_reported("download", 23_400_000, 58_000_000)
     assert widget.text == "Downloading your records… 23 of 58 MB"
+    seen.clear()
+    controller.on_worker_progress_reported("download", 3_100_000_000, 5_400_000_000)
+    assert widget.text == "Downloading your records… 3,100 of 5,400 MB"
+    assert seen == [("download", 3_100_000_000, 5_400_000_000)]  # past 2 GiB, intact
     controller.on_worker_progress_reported("download", 5_000_000, -1)
     assert widget.text == "Downloading your records… 5 MB"
     controller.on_worker_progress_reported("pull", 125_000, -1)
