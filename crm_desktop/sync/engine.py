@@ -908,6 +908,8 @@ class SyncEngine:
             notify(SyncProgress("download", 0))
 
             def downloaded(done: int, total: int | None) -> None:
+                # Called per MB received: a cancel stops a long download, not only the load.
+                self._check_cancel(cancel)
                 notify(SyncProgress("download", done, total))
 
             cursor: int | None = self._call(partial(self.transport.snapshot, path, downloaded))
@@ -1178,8 +1180,11 @@ class SyncEngine:
         """Delete every record and all sync bookkeeping, and start over as a new device.
 
         Used when head office revoked the device: deleted content is overwritten
-        (``secure_delete``) and the WAL truncated, so the data does not linger in the file.
+        (``secure_delete``) and the WAL truncated, so the data does not linger in the file;
+        a snapshot download a killed process left in the profile folder goes too.
         """
+        # A checkpoint still running would keep the WAL from being truncated.
+        self.wait_for_checkpoint()
         with self._engine.connect() as connection:
             # PRAGMAs go through the driver so they run outside any transaction.
             raw = connection.connection.driver_connection
@@ -1209,6 +1214,9 @@ class SyncEngine:
             finally:
                 raw.execute("PRAGMA secure_delete=OFF")
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for leftover in self.database_path.parent.glob(".snapshot-*.sqlite3"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
     def _reset_for_resync(self) -> None:
         """410 resync_required: drop synced records (the outbox stays) and pull from zero."""

@@ -183,9 +183,14 @@ def test_revoked_device_wipes_its_data(company: Any, devices: Any, server_db: An
     acme = laptop.add_account("Acme")
     laptop.sync()
     laptop.add_account("Unsynced Ltd")
+    # A first-sync download a killed process left in the profile folder: a copy of the
+    # whole scope, which a stolen laptop must not keep either.
+    leftover = laptop.store.path.parent / ".snapshot-killed.sqlite3"
+    leftover.write_bytes(b"SQLite format 3\0" + b"\0" * 4096)
     admin.revoke_devices(server_db, username=company.names["ann"])
     with pytest.raises(LocalDataWiped, match="revoked"):
         laptop.sync()
+    assert not leftover.exists()
     assert laptop.ids("account", include_deleted=True) == set()
     assert acme not in laptop.ids("account", include_deleted=True)
     current = laptop.engine.state()
