@@ -38,7 +38,8 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -153,135 +154,140 @@ def build(
         auth = authenticate_on(connection, token, read_counter=True)
         if on_auth is not None:
             on_auth(auth)
-        if connection.dialect.name == "sqlite":
-            database = make_url(str(engine.url)).database
-            assert database, "the SQLite fast path needs a database file"
-            return _build_sqlite(Path(database), auth, directory)
-        return _build_generic(connection, auth, directory)
+        with _new_file(directory) as (path, out):
+            if connection.dialect.name == "sqlite":
+                database = make_url(str(engine.url)).database
+                assert database, "the SQLite fast path needs a database file"
+                cursor, records = _fill_sqlite(out, Path(database), auth)
+            else:
+                cursor, records = _fill_generic(out, connection, auth)
+        return Snapshot(path, cursor, records)
 
 
-def _build_sqlite(source: Path, auth: DeviceAuth, directory: Path | None) -> Snapshot:
+@contextmanager
+def _new_file(directory: Path | None) -> Iterator[tuple[Path, sqlite3.Connection]]:
+    """A new snapshot file with its tables, closed afterwards; deleted if filling it failed."""
+    path, out = _open_output(directory)
+    try:
+        _create_tables(out)
+        yield path, out
+    except BaseException:
+        out.close()
+        path.unlink(missing_ok=True)
+        raise
+    out.close()
+
+
+def _fill_sqlite(out: sqlite3.Connection, source: Path, auth: DeviceAuth) -> tuple[int, int]:
     """Copy inside SQLite: the snapshot file is ``main``, the server database is attached
-    read-only, and one read transaction covers the counter and every table."""
-    path, out = _open_output(directory)
-    try:
-        _create_tables(out)
-        out.create_function("crm_money", 1, _money, deterministic=True)
-        out.execute("ATTACH DATABASE ? AS src", (f"{source.resolve().as_uri()}?mode=ro",))
-        out.execute("BEGIN")
-        cursor = int(
-            out.execute("SELECT value FROM src.srv_sync_counter WHERE name = 'seq'").fetchone()[0]
+    read-only, and one read transaction covers the counter and every table. Returns the
+    cursor and the number of records."""
+    out.create_function("crm_money", 1, _money, deterministic=True)
+    out.execute("ATTACH DATABASE ? AS src", (f"{source.resolve().as_uri()}?mode=ro",))
+    out.execute("BEGIN")
+    cursor = int(
+        out.execute("SELECT value FROM src.srv_sync_counter WHERE name = 'seq'").fetchone()[0]
+    )
+    params: tuple[Any, ...] = (cursor,)
+    scope = ""
+    if not auth.admin:
+        # The user and everyone below them (UNION terminates on a loop in the data).
+        out.execute(
+            "CREATE TEMP TABLE snapshot_scope AS WITH RECURSIVE tree(id) AS"
+            " (SELECT ? UNION SELECT u.id FROM src.user u JOIN tree ON u.manager_id = tree.id)"
+            " SELECT id FROM tree",
+            (auth.user_id.hex,),
         )
-        params: tuple[Any, ...] = (cursor,)
-        scope = ""
+        scope = " AND (r.public OR r.scope_user_id IN (SELECT id FROM temp.snapshot_scope))"
+    records = 0
+    for entity, table in _tables():
+        columns = _select_list(table, "x.")
+        name = _quote(table.name)
+        # CROSS JOIN fixes the order: each record, then its bookkeeping by primary key.
+        # Left to itself SQLite walked srv_sync_record's sequence index once per entity,
+        # every entity's rows included (1.05 s instead of 0.28 s for 250k records).
+        joined = (
+            f" FROM src.{name} x CROSS JOIN src.srv_sync_record r ON r.record_id = x.id"
+            " WHERE x.deleted = ? AND r.entity = ? AND r.seq IS NOT NULL AND r.seq <= ?"
+            f"{scope}"
+        )
+        result = out.execute(
+            f"INSERT INTO main.{name} SELECT {columns}{joined}", (0, entity, *params)
+        )
+        records += result.rowcount
+        out.execute(
+            f"INSERT INTO main.snapshot_deleted SELECT ?, x.id{joined}",
+            (entity, 1, entity, *params),
+        )
+    _finish(out, cursor, records)
+    out.execute("COMMIT")
+    out.execute("DETACH DATABASE src")
+    return cursor, records
+
+
+def _fill_generic(
+    out: sqlite3.Connection, connection: Connection, auth: DeviceAuth
+) -> tuple[int, int]:
+    """Stream rows through SQLAlchemy (PostgreSQL) and store them as the client would.
+    Returns the cursor and the number of records."""
+    cursor = auth.counter
+    assert cursor is not None
+    records = 0
+    out.execute("BEGIN")
+    for entity, table in _tables():
+        condition = and_(
+            sync_record.c.entity == entity,
+            sync_record.c.seq.is_not(None),
+            sync_record.c.seq <= cursor,
+        )
         if not auth.admin:
-            # The user and everyone below them (UNION terminates on a loop in the data).
-            out.execute(
-                "CREATE TEMP TABLE snapshot_scope AS WITH RECURSIVE tree(id) AS"
-                " (SELECT ? UNION SELECT u.id FROM src.user u JOIN tree ON u.manager_id = tree.id)"
-                " SELECT id FROM tree",
-                (auth.user_id.hex,),
-            )
-            scope = " AND (r.public OR r.scope_user_id IN (SELECT id FROM temp.snapshot_scope))"
-        records = 0
-        for entity, table in _tables():
-            columns = _select_list(table, "x.")
-            name = _quote(table.name)
-            # CROSS JOIN fixes the order: each record, then its bookkeeping by primary key.
-            # Left to itself SQLite walked srv_sync_record's sequence index once per entity,
-            # every entity's rows included (1.05 s instead of 0.28 s for 250k records).
-            joined = (
-                f" FROM src.{name} x CROSS JOIN src.srv_sync_record r ON r.record_id = x.id"
-                " WHERE x.deleted = ? AND r.entity = ? AND r.seq IS NOT NULL AND r.seq <= ?"
-                f"{scope}"
-            )
-            result = out.execute(
-                f"INSERT INTO main.{name} SELECT {columns}{joined}", (0, entity, *params)
-            )
-            records += result.rowcount
-            out.execute(
-                f"INSERT INTO main.snapshot_deleted SELECT ?, x.id{joined}",
-                (entity, 1, entity, *params),
-            )
-        _finish(out, cursor, records)
-        out.execute("COMMIT")
-        out.execute("DETACH DATABASE src")
-    except BaseException:
-        out.close()
-        path.unlink(missing_ok=True)
-        raise
-    out.close()
-    return Snapshot(path, cursor, records)
-
-
-def _build_generic(connection: Connection, auth: DeviceAuth, directory: Path | None) -> Snapshot:
-    """Stream rows through SQLAlchemy (PostgreSQL) and store them as the client would."""
-    path, out = _open_output(directory)
-    try:
-        _create_tables(out)
-        cursor = auth.counter
-        assert cursor is not None
-        records = 0
-        out.execute("BEGIN")
-        for entity, table in _tables():
             condition = and_(
-                sync_record.c.entity == entity,
-                sync_record.c.seq.is_not(None),
-                sync_record.c.seq <= cursor,
+                condition,
+                or_(
+                    sync_record.c.public.is_(True),
+                    sync_record.c.scope_user_id.in_(subtree_query(auth.user_id)),
+                ),
             )
-            if not auth.admin:
-                condition = and_(
-                    condition,
-                    or_(
-                        sync_record.c.public.is_(True),
-                        sync_record.c.scope_user_id.in_(subtree_query(auth.user_id)),
-                    ),
-                )
-            statement = (
-                select(*table.columns)
-                .join(sync_record, sync_record.c.record_id == table.c.id)
-                .where(condition, table.c.deleted.is_(False))
-            )
-            deleted = (
-                select(table.c.id)
-                .join(sync_record, sync_record.c.record_id == table.c.id)
-                .where(condition, table.c.deleted.is_(True))
-            )
-            id_to_storage = table.c.id.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
-            assert id_to_storage is not None
+        statement = (
+            select(*table.columns)
+            .join(sync_record, sync_record.c.record_id == table.c.id)
+            .where(condition, table.c.deleted.is_(False))
+        )
+        deleted = (
+            select(table.c.id)
+            .join(sync_record, sync_record.c.record_id == table.c.id)
+            .where(condition, table.c.deleted.is_(True))
+        )
+        id_to_storage = table.c.id.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+        assert id_to_storage is not None
+        out.executemany(
+            "INSERT INTO snapshot_deleted (entity, id) VALUES (?, ?)",
+            [(entity, id_to_storage(row[0])) for row in connection.execute(deleted)],
+        )
+        processors = [
+            _money
+            if isinstance(column.type, Money)
+            else column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+            for column in table.columns
+        ]
+        marks = ", ".join("?" * len(processors))
+        insert = f"INSERT INTO {_quote(table.name)} VALUES ({marks})"
+        result = connection.execute(statement.execution_options(yield_per=_BATCH))
+        for batch in result.partitions():
             out.executemany(
-                "INSERT INTO snapshot_deleted (entity, id) VALUES (?, ?)",
-                [(entity, id_to_storage(row[0])) for row in connection.execute(deleted)],
+                insert,
+                [
+                    tuple(
+                        value if process is None or value is None else process(value)
+                        for process, value in zip(processors, row, strict=True)
+                    )
+                    for row in batch
+                ],
             )
-            processors = [
-                _money
-                if isinstance(column.type, Money)
-                else column.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
-                for column in table.columns
-            ]
-            marks = ", ".join("?" * len(processors))
-            insert = f"INSERT INTO {_quote(table.name)} VALUES ({marks})"
-            result = connection.execute(statement.execution_options(yield_per=_BATCH))
-            for batch in result.partitions():
-                out.executemany(
-                    insert,
-                    [
-                        tuple(
-                            value if process is None or value is None else process(value)
-                            for process, value in zip(processors, row, strict=True)
-                        )
-                        for row in batch
-                    ],
-                )
-                records += len(batch)
-        _finish(out, cursor, records)
-        out.execute("COMMIT")
-    except BaseException:
-        out.close()
-        path.unlink(missing_ok=True)
-        raise
-    out.close()
-    return Snapshot(path, cursor, records)
+            records += len(batch)
+    _finish(out, cursor, records)
+    out.execute("COMMIT")
+    return cursor, records
 
 
 #: How long a request waits for a free build slot before the answer is 503 busy.
