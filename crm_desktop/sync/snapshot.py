@@ -204,13 +204,21 @@ class _Loader:
             if not usable:
                 return None
             self._apply_tombstones(tables)
+        # Replacing costs a lookup per entry: only when the store already has entries (a load
+        # cut short wrote some). Another process loading into this profile at the same time
+        # shows up as a duplicate entry (refs are unique): that batch is written again,
+        # replacing, and so is the rest.
+        replace = self._has_entries()
         for _entity, docs in documents:
-            with self._step() as usable:
-                if not usable:
-                    return None
-                # Always replacing: a load cut short, or another process loading a snapshot
-                # into this profile at the same time, may have written entries for them.
-                search.write_documents(self.connection, docs, replace=True)
+            try:
+                written = self._write_entries(docs, replace=replace)
+            except sqlite3.IntegrityError:
+                if replace:
+                    raise
+                replace = True
+                written = self._write_entries(docs, replace=replace)
+            if not written:
+                return None
         with self._step() as usable:
             if not usable:
                 return None
@@ -218,6 +226,15 @@ class _Loader:
             if server_time is not None:
                 server_time(self.connection)
         return records
+
+    def _write_entries(self, docs: list[search.Document], *, replace: bool) -> bool:
+        with self._step() as usable:
+            if usable:
+                search.write_documents(self.connection, docs, replace=replace)
+            return usable
+
+    def _has_entries(self) -> bool:
+        return self.raw.execute("SELECT 1 FROM search_doc LIMIT 1").fetchone() is not None
 
     def _apply_tombstones(self, tables: dict[str, list[str]]) -> None:
         """Records deleted on the server that this store holds live become tombstones, as a

@@ -3,7 +3,7 @@
 Real server process, real client profiles: a laptop that loads the snapshot must end up with
 exactly what a laptop pulling page by page ends up with (records, values, search), go on with
 ordinary pulls from the snapshot's cursor, never lose a pending local edit to it, fall back to
-paging when the file is unusable, and leave nothing half-loaded when cancelled.
+paging when the file is unusable, and, cut short, be loaded again by the next round.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from crm_desktop.config import Profile
 from crm_desktop.models import ENTITIES, Account, Lead
 from crm_desktop.models.base import Money
 from crm_desktop.store import Store, open_store
-from crm_desktop.store.search import search
+from crm_desktop.store.search import index_rows, search
+from crm_desktop.sync import snapshot
 from crm_desktop.sync.engine import (
     LocalDataWiped,
     SyncCancelled,
@@ -512,3 +513,52 @@ def test_a_scope_larger_than_one_batch_is_searchable(
     assert fast.ids("account") == set(ids)
     for i in (0, 4_999, 5_000, 5_002):
         assert fast.find(f"{prefix} {i}") >= {ids[i]}, i
+
+
+def test_entries_written_meanwhile_by_another_process_are_replaced_not_duplicated(
+    laptops: Callable[..., Laptop], data: Data
+) -> None:
+    """The app and ``crm sync`` may load the same first snapshot into one profile at once:
+    search entries the other one wrote after this load looked for existing entries are
+    replaced (refs are unique), and the load completes with every record found once."""
+    name = data.company.names["mia"]
+    laptop = laptops(name)
+    path = laptop.directory / ".snapshot-test.sqlite3"
+    cursor = laptop.transport.snapshot(path)
+    assert cursor is not None
+    with closing(sqlite3.connect(path)) as db:
+        copy_steps = sum(
+            1
+            for entity in ENTITIES
+            if db.execute(f'SELECT 1 FROM "{table_of(entity).name}" LIMIT 1').fetchone()
+        )
+        account = db.execute("SELECT id, name FROM account LIMIT 1").fetchone()
+    calls = 0
+
+    def another_process_indexes_an_account() -> None:
+        # Called before each write transaction: copies, tombstones, then the first batch of
+        # search entries, right before which the other process writes its entry.
+        nonlocal calls
+        calls += 1
+        if calls == copy_steps + 2:
+            other = open_store(laptop.store.path)
+            with other.engine.begin() as connection:
+                index_rows(connection, "account", [(account[0], account[1], *[None] * 5)])
+            other.dispose()
+
+    engine = laptop.engine._engine  # the sync engine's own connections (foreign keys off)
+    try:
+        loaded = snapshot.load(engine, path, cursor, checkpoint=another_process_indexes_an_account)
+    finally:
+        path.unlink()
+    assert loaded and calls > copy_steps + 2
+    with laptop.store.engine.connect() as connection:
+        entries, records = connection.execute(
+            text("SELECT count(*), count(DISTINCT ref) FROM search_doc")
+        ).one()
+    assert entries == records
+    assert uuid.UUID(account[0]) in laptop.find(account[1])
+    laptop.sync()
+    paged = laptops(name, use_snapshot=False)
+    paged.sync()
+    assert_same(laptop, paged)
