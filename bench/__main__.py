@@ -58,11 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for short in chosen:
         print(f"=== {short} ({available[short]}) ===", flush=True)
         started = time.perf_counter()
+        # Each benchmark runs with its defaults: one parsing its own options must not see
+        # this runner's benchmark names on the command line.
+        saved_argv, sys.argv = sys.argv, [available[short]]
         try:
             result = importlib.import_module(available[short]).main()
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             result = 1
+        finally:
+            sys.argv = saved_argv
         if isinstance(result, int) and result != 0:
             failed.append(short)
         print(f"=== {short}: {time.perf_counter() - started:.1f} s ===\n", flush=True)
