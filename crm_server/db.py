@@ -4,7 +4,7 @@ The business tables are the shared entities (``crm_desktop.models.Base.metadata`
 here hold what only the head office needs: credentials, devices with token hashes and their
 last applied mutation number, the login throttle, the sync bookkeeping (commit-ordered sequence
 counter, per-record sequence/scope/field clocks, scope exits), the conflict log and the recent
-mutation rejections (so a resent rejected mutation is answered ``rejected`` again).
+mutations per device (stamp and outcome, so a resent number is answered by what became of it).
 
 Transaction contract: callers open one transaction per request with :func:`write_transaction`
 or :func:`read_transaction`; nothing in this package commits on its own.
@@ -143,18 +143,24 @@ conflict_log = Table(
     Column("server_stamp", String(80)),
 )
 
-# Mutations refused permanently, kept for a while so that a device resending a batch whose
-# answer it lost learns "rejected" again (with the same code and reason) instead of
-# "duplicate", and rolls its local change back. Written in the push transaction that consumes
-# the number; rows older than REJECTION_RETENTION are purged (see crm_server.sync).
-mutation_rejection = Table(
-    "srv_mutation_rejection",
+# Every mutation a push processed (applied, merged or rejected), per device and number, with
+# the mutation's stamp ``h``: written in the push transaction that consumes the number, so a
+# resent number is told apart: the same stamp is the same mutation (``duplicate``, or its
+# stored rejection again), another stamp is another mutation of the device that reused the
+# number (a profile restored from a backup: ``taken``). Rows older than MUTATION_RETENTION are
+# purged (see crm_server.sync); a resent number without a row answers ``duplicate``.
+mutation_log = Table(
+    "srv_mutation",
     server_metadata,
     # No foreign key: like the conflict log, it must not stand in the way of device cleanup.
     Column("device_id", Uuid, primary_key=True),
     Column("n", BigInteger, primary_key=True, autoincrement=False),
-    Column("code", String(40), nullable=False),
-    Column("reason", Text, nullable=False),
+    # The mutation-level stamp as the device sent it (uncorrected).
+    Column("stamp", String(16), nullable=False),
+    # applied, merged or rejected; code and reason only for rejected.
+    Column("status", String(10), nullable=False),
+    Column("code", String(40)),
+    Column("reason", Text),
     # Purging looks rows up by age.
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )

@@ -67,7 +67,7 @@ from crm_server.db import (
     conflict_log,
     device,
     is_postgres,
-    mutation_rejection,
+    mutation_log,
     read_transaction,
     sync_counter,
     sync_exit,
@@ -83,9 +83,11 @@ log = logging.getLogger(__name__)
 SERVER_NODE = "server"
 #: Offsets below this are network jitter, not a wrong clock; stamps are used as sent.
 CLOCK_CORRECTION_THRESHOLD_MS = 1000
-#: How long a rejection is remembered for a resent batch (a device offline longer than this
-#: resending its batch gets ``duplicate`` again, as before rejections were stored).
-REJECTION_RETENTION = timedelta(days=90)
+#: How long a processed mutation's stamp and outcome are remembered (``srv_mutation``): a
+#: number resent later than this answers ``duplicate``, whatever became of it.
+MUTATION_RETENTION = timedelta(days=90)
+#: A worker purges expired ``srv_mutation`` rows at its first push, then at most this often.
+MUTATION_PURGE_INTERVAL_SECONDS = 3600.0
 TEXT_SEPARATOR = "\n\n--- conflicting edit ({node}, {when}) ---\n"
 #: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, lock not available.
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
@@ -205,6 +207,10 @@ _DEVICE_PUSHED = (
         clock_offset_ms=bindparam("offset", type_=device.c.clock_offset_ms.type),
     )
 )
+
+
+#: Record what became of processed mutations (executemany of the rows of one push).
+_RECORD_PROCESSED = insert(mutation_log)
 
 
 class Batch:
@@ -889,48 +895,72 @@ class _PushProgress:
 
     #: A mutation was handed to the batch: the transaction may have locked bookkeeping rows.
     applying: bool = False
-    #: The committed attempt stored rejections (worth purging expired ones).
-    rejections: bool = False
 
 
-#: Stored rejections of the device among the given numbers; parameters ``device``, ``ns``.
-_STORED_REJECTIONS = select(
-    mutation_rejection.c.n, mutation_rejection.c.code, mutation_rejection.c.reason
+#: What became of the device's mutations among the given numbers; parameters ``device``,
+#: ``ns``.
+_PROCESSED = select(
+    mutation_log.c.n,
+    mutation_log.c.stamp,
+    mutation_log.c.status,
+    mutation_log.c.code,
+    mutation_log.c.reason,
 ).where(
-    mutation_rejection.c.device_id
-    == bindparam("device", type_=mutation_rejection.c.device_id.type),
-    mutation_rejection.c.n.in_(bindparam("ns", expanding=True)),
+    mutation_log.c.device_id == bindparam("device", type_=mutation_log.c.device_id.type),
+    mutation_log.c.n.in_(bindparam("ns", expanding=True)),
 )
 
 
 def _answer_resent(
-    connection: Connection, device_id: uuid.UUID, results: list[MutationResult], resent: list[int]
+    connection: Connection,
+    device_id: uuid.UUID,
+    results: list[MutationResult],
+    resent: list[Mutation],
 ) -> None:
-    """Answer resent mutations that were rejected the first time ``rejected`` again.
+    """Answer mutations numbered at or below the device's last (``resent``, answered
+    ``duplicate`` so far in ``results``) by what became of their number.
 
-    A client undoes a rejected mutation locally; ``duplicate`` would make it drop the
-    mutation and keep a change the server never took. Only resends pay for this lookup.
+    The same stamp as stored is the same mutation, resent because its answer was lost:
+    ``duplicate`` if it was written, its stored rejection again if it was refused (the client
+    undoes it locally; ``duplicate`` would make it keep a change the server never took).
+    Another stamp is another mutation of this device under a number already used (a profile
+    restored from a backup): ``taken``, nothing written; the client renumbers it above
+    ``last_mutation`` and sends it again. No row (purged after :data:`MUTATION_RETENTION`, or
+    processed before the table existed): ``duplicate``. Only resends pay for this lookup.
     """
     stored = {
         row.n: row
         for row in connection.execute(
-            _STORED_REJECTIONS, {"device": device_id, "ns": [results[i].n for i in resent]}
+            _PROCESSED, {"device": device_id, "ns": [mutation.n for mutation in resent]}
         )
     }
-    for position in resent:
-        row = stored.get(results[position].n)
-        if row is not None:
-            results[position] = MutationResult(
-                n=row.n, status="rejected", code=row.code, reason=row.reason
+    position = {result.n: index for index, result in enumerate(results)}
+    for mutation in resent:
+        row = stored.get(mutation.n)
+        if row is None:
+            continue
+        if row.stamp != mutation.h:
+            answer = MutationResult(
+                n=mutation.n,
+                status="taken",
+                reason=(
+                    f"mutation number {mutation.n} was used by another mutation of this device; "
+                    "renumber above last_mutation and send again"
+                ),
             )
+        elif row.status == "rejected":
+            answer = MutationResult(
+                n=mutation.n, status="rejected", code=row.code, reason=row.reason
+            )
+        else:
+            continue
+        results[position[mutation.n]] = answer
 
 
-def purge_expired_rejections(connection: Connection, now: datetime | None = None) -> int:
-    """Delete stored rejections older than :data:`REJECTION_RETENTION`; returns how many."""
-    cutoff = (now or utcnow()) - REJECTION_RETENTION
-    result = connection.execute(
-        delete(mutation_rejection).where(mutation_rejection.c.created_at < cutoff)
-    )
+def purge_expired_mutations(connection: Connection, now: datetime | None = None) -> int:
+    """Delete ``srv_mutation`` rows older than :data:`MUTATION_RETENTION`; returns how many."""
+    cutoff = (now or utcnow()) - MUTATION_RETENTION
+    result = connection.execute(delete(mutation_log).where(mutation_log.c.created_at < cutoff))
     return int(result.rowcount or 0)
 
 
@@ -1016,6 +1046,9 @@ class SyncService:
         self._publishing = threading.Condition()
         self._publish_started = 0
         self._publish_finished = 0
+        # Purging expired srv_mutation rows: when this worker does it next (None: not yet).
+        self._purge_lock = threading.Lock()
+        self._next_purge: float | None = None
 
     def push(self, *, token: str | None, request: PushRequest) -> PushResponse:
         """Apply a batch for the device holding ``token``; every mutation gets a result.
@@ -1039,8 +1072,7 @@ class SyncService:
             raise
         if progress.applying:
             self.publish_after_commit()
-        if progress.rejections:
-            self.purge_expired_rejections()
+            self._purge_when_due()
         return response
 
     def _push_with_retries(
@@ -1064,18 +1096,29 @@ class SyncService:
         except Exception:
             log.exception("publishing after a failed push failed; the next push will")
 
-    def purge_expired_rejections(self) -> int:
-        """Forget stored rejections older than :data:`REJECTION_RETENTION`; best effort.
+    def _purge_when_due(self) -> None:
+        """Purge expired ``srv_mutation`` rows at this worker's first push that applied
+        anything, then at most every :data:`MUTATION_PURGE_INTERVAL_SECONDS` (one DELETE on
+        the ``created_at`` index; not worth a statement on every push)."""
+        now = time.monotonic()
+        with self._purge_lock:
+            if self._next_purge is not None and now < self._next_purge:
+                return
+            self._next_purge = now + MUTATION_PURGE_INTERVAL_SECONDS
+        self.purge_expired_mutations()
 
-        Runs after a push that stored a rejection (the only time the table grows) in its own
-        short transaction, so two pushes purging the same rows never deadlock a data
-        transaction; a failure is logged and left to the next rejection.
+    def purge_expired_mutations(self) -> int:
+        """Forget processed mutations older than :data:`MUTATION_RETENTION`; best effort.
+
+        Runs in its own short transaction, after a push's, so two workers purging the same
+        rows never deadlock a data transaction; a failure is logged and left to the next
+        purge.
         """
         try:
             with write_transaction(self.engine) as connection:
-                return purge_expired_rejections(connection)
+                return purge_expired_mutations(connection)
         except DBAPIError:
-            log.warning("could not purge expired mutation rejections now", exc_info=True)
+            log.warning("could not purge expired mutation records now", exc_info=True)
             return 0
 
     def _push_once(
@@ -1103,40 +1146,41 @@ class SyncService:
             )
             last = auth.last_mutation
             results: list[MutationResult] = []
-            resent: list[int] = []
-            rejections: list[dict[str, Any]] = []
+            resent: list[Mutation] = []
+            processed: list[dict[str, Any]] = []
             now = utcnow()
             for mutation in request.mutations:
                 if mutation.n <= last:
-                    resent.append(len(results))
+                    resent.append(mutation)
                     results.append(MutationResult(n=mutation.n, status="duplicate"))
                     continue
                 base = request.b if mutation.b is None else mutation.b
                 progress.applying = True
                 result = batch.apply(mutation, base)
                 results.append(result)
-                if result.status == "rejected":
-                    rejections.append(
-                        {
-                            "device_id": device_id,
-                            "n": mutation.n,
-                            "code": result.code or "rejected",
-                            "reason": result.reason or "",
-                            "created_at": now,
-                        }
-                    )
+                processed.append(
+                    {
+                        "device_id": device_id,
+                        "n": mutation.n,
+                        "stamp": mutation.h,
+                        "status": result.status,
+                        "code": result.code,
+                        "reason": result.reason,
+                        "created_at": now,
+                    }
+                )
                 last = mutation.n
             if resent:
                 _answer_resent(connection, device_id, results, resent)
-            if rejections:
-                # Same transaction as the consumed number: a resend finds the answer again.
-                connection.execute(insert(mutation_rejection), rejections)
+            if processed:
+                # Same transaction as the consumed numbers (one executemany): a resend finds
+                # what became of its number.
+                connection.execute(_RECORD_PROCESSED, processed)
             connection.execute(
                 _DEVICE_PUSHED,
                 {"device": device_id, "last": last, "seen": now, "offset": offset},
             )
             batch.finish()
-        progress.rejections = bool(rejections)
         return PushResponse(
             results=results,
             last_mutation=last,
@@ -1270,7 +1314,7 @@ class SyncService:
 
 
 __all__ = [
-    "REJECTION_RETENTION",
+    "MUTATION_RETENTION",
     "SERVER_NODE",
     "Batch",
     "Busy",
@@ -1278,6 +1322,6 @@ __all__ = [
     "Rejected",
     "SyncService",
     "publish_pending",
-    "purge_expired_rejections",
+    "purge_expired_mutations",
     "read_cursor",
 ]

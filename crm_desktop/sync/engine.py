@@ -521,12 +521,15 @@ class SyncEngine:
         self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
     ) -> None:
         total: int | None = None
-        # The first request of a round that carries never-sent mutations carries only the first
-        # of them. A profile restored from a backup numbers below what the server applied; sent
-        # together, its low numbers would come back duplicate while the later ones of the same
-        # batch were applied, and the renumbered ones would then land after them, an older edit
-        # of a field overwriting a newer one. One never-sent mutation alone either is applied
-        # (every later number is higher still) or tells the server's last number first.
+        # Until a request has carried a never-sent mutation, a request carries either the
+        # resends at the head of the outbox (sent before, their answer lost) or the first
+        # never-sent mutation alone, never both. A profile restored from a backup numbers below
+        # what the server applied; sent together, its low numbers would come back taken (or
+        # duplicate) while later ones of the same batch were applied, and the renumbered ones
+        # would then land after them, an older edit of a field overwriting a newer one. One
+        # never-sent mutation alone either is applied (every later number is higher still) or
+        # tells the server's last number first; so do resends alone (a restored profile's
+        # probe whose answer was lost comes back taken, with nothing after it applied).
         probing = True
         renumbered = 0
         while True:
@@ -542,17 +545,17 @@ class SyncEngine:
                 current = state.load(connection)
             if not entries:
                 return
-            probe = False
             if probing:
                 fresh = next((i for i, entry in enumerate(entries) if not entry.sent), None)
-                if fresh is not None:
+                if fresh == 0:
                     probing = False
-                    probe = True
-                    entries = entries[: fresh + 1]
+                    entries = entries[:1]
+                elif fresh is not None:
+                    entries = entries[:fresh]
             self._mark_sent(entries)
             body = self._push_body(entries, current)
             response: PushResponse = self._call(partial(self.transport.push, body))
-            kept = self._apply_push(entries, response, report, probe=probe)
+            kept = self._apply_push(entries, response, report)
             report.pushed += len(entries) - kept
             if kept:
                 renumbered += 1
@@ -593,21 +596,18 @@ class SyncEngine:
         entries: list[outbox.OutboxEntry],
         response: PushResponse,
         report: SyncReport,
-        *,
-        probe: bool = False,
     ) -> int:
         """Apply a push answer; returns how many mutations stay to be pushed again.
 
-        A mutation answered ``duplicate`` that had never been sent before this request cannot
-        have been applied: its number was taken before (restored or copied profile). It stays,
-        and it and every later pending mutation are renumbered above the server's last number,
-        keeping their order, for the same round to push them again.
+        A mutation answered ``taken`` was not applied: the server processed another mutation
+        of this device under its number (restored or copied profile; told apart by the stamp).
+        It stays, and it and every later pending mutation are renumbered above the server's
+        last number, keeping their order and bases, for the same round to push them again,
+        whether it was sent before or not (a lost answer to the first request changes nothing).
 
-        The server answers a resent number it once rejected with that stored rejection, so a
-        taken number may also come back ``rejected``. In a ``probe`` (the batch's only
-        never-sent mutation, sent last) a fresh rejection leaves the server's last number equal
-        to it; a last number above it means the rejection belongs to the mutation that took
-        the number before, and this one is renumbered too rather than undone locally.
+        Fallback for numbers the server no longer remembers (their record is purged after 90
+        days) and so answers ``duplicate``: a mutation never sent before this request cannot
+        have been applied, and is renumbered the same way.
         """
         batch = {entry.n: entry for entry in entries}
         results = {result.n: result for result in response.results}
@@ -620,11 +620,10 @@ class SyncEngine:
         kept = [
             n
             for n, entry in batch.items()
-            if not entry.sent
-            and n in results
+            if n in results
             and (
-                results[n].status == "duplicate"
-                or (probe and results[n].status == "rejected" and n < response.last_mutation)
+                results[n].status == "taken"
+                or (results[n].status == "duplicate" and not entry.sent)
             )
         ]
         with self._write() as connection:

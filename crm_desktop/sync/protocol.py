@@ -265,7 +265,7 @@ class Conflict(_Wire):
     server_stamp: str | None = None
 
 
-MutationStatus = Literal["applied", "merged", "rejected", "duplicate"]
+MutationStatus = Literal["applied", "merged", "rejected", "duplicate", "taken"]
 
 
 class MutationResult(_Wire):
@@ -273,8 +273,11 @@ class MutationResult(_Wire):
 
     ``applied``: written as sent. ``merged``: written, but some fields were resolved against
     concurrent edits (see ``conflicts``). ``rejected``: nothing of it was written, permanently
-    (``code``/``reason`` say why; the number is consumed so the queue moves on). ``duplicate``:
-    already applied earlier (a retried batch); nothing done.
+    (``code``/``reason`` say why; the number is consumed so the queue moves on; a resent
+    rejected mutation gets the same answer again). ``duplicate``: already processed earlier (a
+    retried batch); nothing done. ``taken``: nothing done, this number was used by another
+    mutation of this device (another stamp ``h``; a profile restored from a backup):
+    renumber above last_mutation and send again.
     """
 
     n: int

@@ -179,7 +179,7 @@ def test_bad_input_is_a_4xx_naming_the_problem(
 
     # per-operation refusals: the mutation is rejected with a reason, the queue moves on
     other = str(people["carl"])
-    results = ann.push(
+    refused = [
         ann.mutation(
             {
                 "t": "account",
@@ -213,7 +213,8 @@ def test_bad_input_is_a_4xx_naming_the_problem(
             }
         ),
         ann.mutation(good_change),
-    )
+    ]
+    results = ann.push(*refused)
     assert [(r["status"], r["code"]) for r in results] == [
         ("rejected", "unknown_field"),
         ("rejected", "invalid_value"),
@@ -230,7 +231,7 @@ def test_bad_input_is_a_4xx_naming_the_problem(
     assert _count(engine, sync_record) == before + 1
     # Numbers of rejected mutations are consumed: resending one (its answer was lost) writes
     # nothing and answers the same rejection again, so the laptop still undoes it.
-    again = ann.push_raw([{"n": 3, "h": stamp, "c": [good_change]}]).json()["results"]
+    again = ann.push(refused[2])
     assert [(r["status"], r["code"]) for r in again] == [("rejected", "invalid_value")]
     assert again[0]["reason"] == results[2]["reason"]
     assert _count(engine, sync_record) == before + 1

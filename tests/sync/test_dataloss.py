@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server.conftest import ServerProcess
-from sqlalchemy import select
+from sqlalchemy import Engine, delete, select
 
 from crm_desktop.models import Account, AccountContact, Contact
 from crm_desktop.services import record_views as rv
@@ -21,8 +20,10 @@ from crm_desktop.store.migrate import upgrade
 from crm_desktop.sync import state
 from crm_desktop.sync.engine import SyncEngine
 from crm_desktop.sync.outbox import BASE_CURSOR
+from crm_desktop.sync.protocol import PushResponse
 from crm_desktop.sync.tables import sync_outbox
 from crm_desktop.sync.transport import NetworkError, Transport
+from crm_server.db import mutation_log
 
 from .conftest import Device
 
@@ -119,14 +120,37 @@ def test_a_relink_made_before_a_colleague_removed_the_link_does_not_bring_it_bac
 # --- a profile restored from a backup -----------------------------------------------------------
 
 
+class LosingTransport(Transport):
+    """A real transport whose next ``lose`` pushes reach the server, which answers, but the
+    answer never arrives (the connection drops after the server committed)."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, lose: int = 0) -> None:
+        super().__init__(base_url, token=token)
+        self.lose = lose
+
+    def push(self, body: bytes) -> PushResponse:
+        answer = super().push(body)
+        if self.lose:
+            self.lose -= 1
+            raise NetworkError("connection reset after the server answered (injected)")
+        return answer
+
+
 class RestoredDevice(Device):
     """A profile reopened from its database file as the app does after a restore: the device
     token is still in the keyring, so it syncs without signing in again."""
 
-    def __init__(self, path: Path, server_url: str, token: str, user_id: uuid.UUID) -> None:
+    def __init__(
+        self,
+        path: Path,
+        server_url: str,
+        token: str,
+        user_id: uuid.UUID,
+        transport: Transport | None = None,
+    ) -> None:
         self.store = open_store(path)
         self.server_url = server_url
-        self.transport = Transport(server_url, token=token)
+        self.transport = transport or Transport(server_url, token=token)
         self.engine = SyncEngine(self.store.path, self.transport)
         self.user_id = user_id
 
@@ -139,8 +163,21 @@ def back_up(device: Device, target: Path) -> None:
     source.close()
 
 
+def restore(device: Device, backup: Path, *, lose: int = 0) -> RestoredDevice:
+    """The laptop's disk fails; its profile is restored from ``backup`` (a copy of the file)
+    and reopened. The first ``lose`` push answers of the restored profile get lost."""
+    path, token, user_id = device.store.path, device.transport.token, device.user_id
+    assert token is not None
+    device.close()
+    for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copyfile(backup, path)
+    transport = LosingTransport(device.server_url, token=token, lose=lose)
+    return RestoredDevice(path, device.server_url, token, user_id, transport)
+
+
 def test_edits_made_after_restoring_a_backup_reach_the_server_and_a_second_laptop(
-    company: Any, devices: Any, server: ServerProcess, tmp_path: Path
+    company: Any, devices: Any, tmp_path: Path
 ) -> None:
     laptop = devices(company.names["ann"])
     desktop = devices(company.names["ann"])
@@ -155,13 +192,7 @@ def test_edits_made_after_restoring_a_backup_reach_the_server_and_a_second_lapto
     laptop.sync()
 
     # ...then the laptop's disk fails and the profile is restored from the backup.
-    path, token, user_id = laptop.store.path, laptop.transport.token, laptop.user_id
-    assert token is not None
-    laptop.close()
-    for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-        leftover.unlink(missing_ok=True)
-    shutil.copyfile(backup, path)
-    restored = RestoredDevice(path, server.url, token, user_id)
+    restored = restore(laptop, backup)
     try:
         # Three transactions numbered like the two the server already applied, and one more;
         # the phone is edited in the first and the last, so their order matters.
@@ -182,41 +213,108 @@ def test_edits_made_after_restoring_a_backup_reach_the_server_and_a_second_lapto
         restored.close()
 
 
-def test_a_restored_edit_numbered_like_a_refused_one_is_not_undone(
-    company: Any, devices: Any, server: ServerProcess, tmp_path: Path
+def test_a_restored_profiles_edit_whose_first_answer_was_lost_still_reaches_everyone(
+    company: Any, devices: Any, tmp_path: Path
 ) -> None:
-    """The server answers a number it once refused with that refusal again; the restored
-    profile's edit carrying that number is not the refused one and must not be rolled back."""
+    """The restored edit is flagged sent before its first request; that request's answer
+    (``taken``) is lost, so the next round resends it as a sent mutation. The server still
+    tells it from the mutation that took its number (by stamp) and it is renumbered, not
+    dropped as a duplicate."""
     laptop = devices(company.names["ann"])
     desktop = devices(company.names["ann"])
     acme = laptop.add_account("Acme")
     laptop.sync()
     backup = tmp_path / "backup.sqlite3"
     back_up(laptop, backup)
-    # After the backup: a hand-over head office refuses (Carl is not in Ann's team), then an
-    # edit it applies.
+    laptop.edit("account", acme, industry="Retail")  # takes the next number on the server
+    laptop.sync()
+
+    restored = restore(laptop, backup, lose=1)
+    try:
+        # The first is numbered like the edit the server applied, the second one above it;
+        # both set the phone, so they must land in their order.
+        restored.edit("account", acme, phone="+1 555 0111")
+        restored.edit("account", acme, phone="+1 555 0199", website="acme.example")
+        with pytest.raises(NetworkError):
+            restored.sync()
+        assert restored.engine.pending()[0] == 2  # nothing was dropped meanwhile
+        report = restored.sync()
+        assert (report.pushed, report.rejected) == (2, 0)
+        assert restored.engine.pending() == (0, 0)
+        desktop.sync()
+        restored.sync()
+        for device in (restored, desktop):
+            account = device.get("account", acme)
+            assert (account.phone, account.website, account.industry) == (
+                "+1 555 0199",
+                "acme.example",
+                "Retail",
+            )
+        assert conflicts_of(restored) == []
+    finally:
+        restored.close()
+
+
+@pytest.mark.parametrize("refused_is_last", [True, False], ids=["refused-last", "applied-after"])
+def test_a_restored_edit_numbered_like_a_refused_one_is_not_undone(
+    company: Any, devices: Any, tmp_path: Path, refused_is_last: bool
+) -> None:
+    """The server answers a resent number it once refused with that refusal, but only for
+    the same mutation (same stamp): the restored profile's edit carrying that number is
+    another one (``taken``) and must be applied, not rolled back."""
+    laptop = devices(company.names["ann"])
+    desktop = devices(company.names["ann"])
+    acme = laptop.add_account("Acme")
+    laptop.sync()
+    backup = tmp_path / "backup.sqlite3"
+    back_up(laptop, backup)
+    # After the backup: a hand-over head office refuses (Carl is not in Ann's team), the
+    # server's last number of the device, or followed by an edit it applies.
     laptop.edit("account", acme, owner_id=company.ids["carl"])
-    laptop.edit("account", acme, industry="Mining")
+    if not refused_is_last:
+        laptop.edit("account", acme, industry="Mining")
     assert laptop.sync().rejected == 1
 
-    path, token, user_id = laptop.store.path, laptop.transport.token, laptop.user_id
-    assert token is not None
-    laptop.close()
-    for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-        leftover.unlink(missing_ok=True)
-    shutil.copyfile(backup, path)
-    restored = RestoredDevice(path, server.url, token, user_id)
+    restored = restore(laptop, backup)
     try:
         restored.edit("account", acme, phone="+1 555 0111")  # the refused hand-over's number
         restored.edit("account", acme, website="acme.example")
         report = restored.sync()
-        assert report.rejected == 0
+        assert (report.pushed, report.rejected) == (2, 0)
         assert [c for c in conflicts_of(restored) if c.rule == "rejected"] == []
         desktop.sync()
         for device in (restored, desktop):
             account = device.get("account", acme)
             assert (account.phone, account.website) == ("+1 555 0111", "acme.example")
-            assert account.owner_id == user_id
+            assert account.owner_id == restored.user_id
+    finally:
+        restored.close()
+
+
+def test_a_restored_profile_still_renumbers_when_the_server_forgot_its_numbers(
+    company: Any, devices: Any, server_db: Engine, tmp_path: Path
+) -> None:
+    """Past the server's retention (or from before it stored stamps) a taken number answers
+    ``duplicate``: a mutation never sent before is still renumbered, not dropped."""
+    laptop = devices(company.names["ann"])
+    desktop = devices(company.names["ann"])
+    acme = laptop.add_account("Acme")
+    laptop.sync()
+    backup = tmp_path / "backup.sqlite3"
+    back_up(laptop, backup)
+    laptop.edit("account", acme, industry="Retail")
+    laptop.sync()
+    device_id = laptop.engine.state().device_id
+    with server_db.begin() as connection:
+        connection.execute(delete(mutation_log).where(mutation_log.c.device_id == device_id))
+
+    restored = restore(laptop, backup)
+    try:
+        restored.edit("account", acme, phone="+1 555 0111")
+        restored.sync()
+        assert restored.engine.pending() == (0, 0)
+        desktop.sync()
+        assert desktop.get("account", acme).phone == "+1 555 0111"
     finally:
         restored.close()
 

@@ -1,4 +1,8 @@
-"""srv_mutation_rejection: rejected mutations kept so a resent one is answered rejected again
+"""srv_mutation: every processed mutation per device and number, with its stamp and outcome
+
+A resent number is answered by what became of it: the same stamp is the same mutation
+(``duplicate``, or its stored rejection again), another stamp is another mutation of the
+device that reused the number (``taken``).
 
 Revision ID: 0003
 Revises: 0002
@@ -22,21 +26,23 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.create_table('srv_mutation_rejection',
+    op.create_table('srv_mutation',
     sa.Column('device_id', sa.Uuid(), nullable=False),
     sa.Column('n', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('code', sa.String(length=40), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('stamp', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('created_at', crm_desktop.models.base.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('device_id', 'n', name=op.f('pk_srv_mutation_rejection'))
+    sa.PrimaryKeyConstraint('device_id', 'n', name=op.f('pk_srv_mutation'))
     )
-    with op.batch_alter_table('srv_mutation_rejection', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_srv_mutation_rejection_created_at'), ['created_at'], unique=False)
+    with op.batch_alter_table('srv_mutation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_srv_mutation_created_at'), ['created_at'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table('srv_mutation_rejection', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_srv_mutation_rejection_created_at'))
+    with op.batch_alter_table('srv_mutation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_srv_mutation_created_at'))
 
-    op.drop_table('srv_mutation_rejection')
+    op.drop_table('srv_mutation')
