@@ -52,6 +52,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from crm_desktop.models import utcnow
 from crm_desktop.sync.clock import Hlc, wall_clock_ms
 from crm_desktop.sync.protocol import (
+    SAME_MUTATION,
     Change,
     Conflict,
     ConflictRule,
@@ -921,7 +922,7 @@ def _answer_resent(
     ``duplicate`` so far in ``results``) by what became of their number.
 
     The same stamp as stored is the same mutation, resent because its answer was lost:
-    ``duplicate`` if it was written, its stored rejection again if it was refused (the client
+    ``duplicate`` (code ``same_mutation``) if it was written, its stored rejection again if it was refused (the client
     undoes it locally; ``duplicate`` would make it keep a change the server never took).
     Another stamp is another mutation of this device under a number already used (a profile
     restored from a backup): ``taken``, nothing written; the client renumbers it above
@@ -953,7 +954,9 @@ def _answer_resent(
                 n=mutation.n, status="rejected", code=row.code, reason=row.reason
             )
         else:
-            continue
+            # Said outright, so the client never takes it for a number it cannot place
+            # (which it renumbers and sends again: re-applying this mutation's old values).
+            answer = MutationResult(n=mutation.n, status="duplicate", code=SAME_MUTATION)
         results[position[mutation.n]] = answer
 
 

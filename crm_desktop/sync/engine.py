@@ -8,10 +8,14 @@ One round (:meth:`SyncEngine.sync`) is push, then pull, then the conflict feed:
   otherwise (a concurrent edit won by the other side, long text merged, an edit of a deleted
   record) are written locally, rejected mutations are logged with the server's reason and their
   fields restored to the server's value. A lost answer is harmless: the same batch is sent again
-  and comes back as ``duplicate``. Each mutation is flagged as sent (committed) before its first
-  request, so a ``duplicate`` answer for one never sent before means the number was taken by
-  another copy of this profile (restored from a backup, copied to another PC): it is renumbered
-  above the server's last number and pushed again in the same round, never dropped.
+  and comes back as ``duplicate``. A mutation answered ``taken`` met another mutation of this
+  device under its number (the server tells them apart by stamp): a profile restored from a
+  backup or copied to another PC. It and the rest are renumbered above the server's last number
+  and pushed again in the same round, never dropped. As a fallback for numbers the server has
+  forgotten, each mutation is flagged as sent (committed) before its first request, so a
+  ``duplicate`` answer the server could not place (no ``same_mutation`` code) for one never
+  sent before means the number was taken by another copy of this profile: it is renumbered the
+  same way.
 * **First sync**: a store that never synced and has nothing pending loads the server's
   snapshot of its whole scope (``sync.snapshot``: one SQLite file, copied inside SQLite, the
   cursor stored with it) and pulls on from the snapshot's cursor; a server without snapshots or
@@ -65,6 +69,7 @@ from crm_desktop.sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_BODY_BYTES,
     MAX_PULL_LIMIT,
+    SAME_MUTATION,
     ConflictEntry,
     ConflictPage,
     LoginResponse,
@@ -111,8 +116,9 @@ FULL_SYNC_LIMIT = MAX_PULL_LIMIT
 STALE_SNAPSHOT_SECONDS = 600
 #: Stay well under the protocol's 8 MiB body limit.
 PUSH_MAX_BYTES = MAX_BODY_BYTES // 2
-#: Renumberings of never-sent mutations answered ``duplicate`` allowed in one round (one is
-#: enough for a restored profile; more means another copy is pushing as the same device).
+#: Renumberings (a mutation answered ``taken``, or a never-sent one answered ``duplicate``)
+#: allowed in one round (one is enough for a restored profile; more means another copy is
+#: pushing as the same device).
 _MAX_RENUMBERS = 3
 #: SQLite's default limit on bound parameters is 32766; IN lists stay far below it.
 _CHUNK = 500
@@ -606,8 +612,11 @@ class SyncEngine:
         whether it was sent before or not (a lost answer to the first request changes nothing).
 
         Fallback for numbers the server no longer remembers (their record is purged after 90
-        days) and so answers ``duplicate``: a mutation never sent before this request cannot
-        have been applied, and is renumbered the same way.
+        days) and so answers ``duplicate`` without the code ``same_mutation``: a mutation never
+        sent before this request cannot have been applied, and is renumbered the same way. A
+        ``duplicate`` the server recognised (``same_mutation``) is this very mutation, applied
+        before (a backup taken before it was flagged sent, restored after the original laptop
+        pushed it): dropped, never re-applied over that laptop's later edits.
         """
         batch = {entry.n: entry for entry in entries}
         results = {result.n: result for result in response.results}
@@ -623,7 +632,11 @@ class SyncEngine:
             if n in results
             and (
                 results[n].status == "taken"
-                or (results[n].status == "duplicate" and not entry.sent)
+                or (
+                    results[n].status == "duplicate"
+                    and results[n].code != SAME_MUTATION
+                    and not entry.sent
+                )
             )
         ]
         with self._write() as connection:

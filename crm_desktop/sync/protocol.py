@@ -268,6 +268,12 @@ class Conflict(_Wire):
 MutationStatus = Literal["applied", "merged", "rejected", "duplicate", "taken"]
 
 
+#: ``MutationResult.code`` of a ``duplicate`` the server recognised by its stamp: this very
+#: mutation was applied before. Without it a ``duplicate`` only says the number is spent (the
+#: server's record of it was purged).
+SAME_MUTATION = "same_mutation"
+
+
 class MutationResult(_Wire):
     """What happened to one mutation.
 
@@ -275,7 +281,8 @@ class MutationResult(_Wire):
     concurrent edits (see ``conflicts``). ``rejected``: nothing of it was written, permanently
     (``code``/``reason`` say why; the number is consumed so the queue moves on; a resent
     rejected mutation gets the same answer again). ``duplicate``: already processed earlier (a
-    retried batch); nothing done. ``taken``: nothing done, this number was used by another
+    retried batch); nothing done; ``code`` is :data:`SAME_MUTATION` when the server recognised
+    the mutation by its stamp, absent when it no longer remembers the number. ``taken``: nothing done, this number was used by another
     mutation of this device (another stamp ``h``; a profile restored from a backup):
     renumber above last_mutation and send again.
     """

@@ -74,6 +74,8 @@ def test_a_rejected_edit_is_reported_rejected_again_after_a_lost_answer(
         again = ann.push(*batch)
         assert [r["status"] for r in again] == ["duplicate", "rejected", "duplicate"]
         assert (again[1]["code"], again[1]["reason"]) == ("out_of_scope", first[1]["reason"])
+        # recognised by its stamp, so the client never takes it for a number it cannot place
+        assert again[0]["code"] == again[2]["code"] == "same_mutation"
     # and nothing of it was ever written
     bob.pull()
     assert bob.records[("account", str(uuid.UUID(theirs["id"])))]["name"] == "Bob Co"
@@ -190,7 +192,8 @@ def test_records_are_forgotten_after_the_retention_period(
     # Forgotten: the number answers duplicate, whichever mutation comes with it (as before
     # the server stored anything); the recent one is still known.
     assert [r["status"] for r in ann.push(old, recent)] == ["duplicate", "rejected"]
-    assert ann.push(reuse)[0]["status"] == "duplicate"
+    forgotten = ann.push(reuse)[0]
+    assert (forgotten["status"], forgotten["code"]) == ("duplicate", None)
 
     # A worker that starts purges at its first push.
     _age_every_record(engine)

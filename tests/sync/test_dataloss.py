@@ -400,3 +400,33 @@ def test_pending_mutations_of_an_upgraded_profile_count_as_sent(tmp_path: Path) 
             assert connection.execute(select(sync_outbox.c.sent)).scalar_one() is True
     finally:
         store.dispose()
+
+
+def test_a_restored_edit_the_original_laptop_already_pushed_is_not_applied_again(
+    company: Any, devices: Any, tmp_path: Path
+) -> None:
+    """The backup was taken while an edit waited in the outbox; the laptop pushed it later and
+    then changed the same field again. The restored copy sends the old edit (never sent, as far
+    as it knows): the server recognises it by its stamp, and it is dropped, not renumbered and
+    applied over the newer value."""
+    laptop = devices(company.names["ann"])
+    desktop = devices(company.names["ann"])
+    acme = laptop.add_account("Acme")
+    laptop.sync()
+    laptop.edit("account", acme, phone="+1 555 0100")  # waiting in the outbox...
+    backup = tmp_path / "backup.sqlite3"
+    back_up(laptop, backup)  # ...when the backup is taken
+    laptop.sync()
+    laptop.edit("account", acme, phone="+1 555 0200")
+    laptop.sync()
+
+    restored = restore(laptop, backup)
+    try:
+        report = restored.sync()
+        assert report.rejected == 0 and restored.engine.pending() == (0, 0)
+        desktop.sync()
+        for device in (restored, desktop):
+            assert device.get("account", acme).phone == "+1 555 0200"
+        assert conflicts_of(restored) == []
+    finally:
+        restored.close()
