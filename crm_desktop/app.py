@@ -138,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from crm_desktop.ui.gc_guard import GuiThreadGarbageCollector
     from crm_desktop.ui.main_window import MainWindow
 
     profile = resolve_profile(args.profile).ensure()
@@ -149,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     shield_binding_refcounts()
+    # Cycles holding Qt objects must be freed on this thread, never a worker's (see gc_guard).
+    collector = GuiThreadGarbageCollector(app)
     app.setApplicationName("Field CRM")
     app.setOrganizationName("FieldCRM")
     apply_style(app)
@@ -161,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # The window ends sync first, then the store worker; the store is disposed of last.
         window.shutdown()
+        collector.stop()
         store.dispose()
 
 
