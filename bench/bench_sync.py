@@ -13,7 +13,10 @@ Prints, against the targets of DESIGN.md:
   beforehand as the server sent them, applied to a fresh profile through the engine (JSON
   parsing included), so the server's share and the network are out of the figure;
 * a no-op sync round trip, median in ms (target <= 10 ms);
-* pushing 100 edited records (100 transactions, one round), in ms (target <= 150 ms).
+* pushing 100 edited records (100 transactions, one round), in ms (target <= 150 ms), and
+  1,000 (target <= 1 s);
+* one change made on another device, applied by a pull: upsert (target <= 3 ms) and delete
+  (target <= 5 ms), the page's write transaction alone and the whole pull round.
 
 The server database is seeded directly (SQLite executemany into the server's own tables,
 including its sync bookkeeping), which takes a few seconds instead of minutes of pushes.
@@ -43,15 +46,19 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crm_desktop.models import Account, new_id  # noqa: E402
+from crm_desktop.models import ENTITIES, Account, new_id  # noqa: E402
 from crm_desktop.store import open_store  # noqa: E402
+from crm_desktop.sync.clock import HybridLogicalClock  # noqa: E402
 from crm_desktop.sync.engine import SyncEngine  # noqa: E402
 from crm_desktop.sync.protocol import (  # noqa: E402
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     SCHEMA_HEADER,
+    Change,
     ConflictPage,
+    Mutation,
     PullResponse,
+    PushRequest,
     schema_fingerprint,
 )
 from crm_desktop.sync.transport import Transport  # noqa: E402
@@ -280,6 +287,77 @@ class Server:
             self.process.wait()
 
 
+def push_thousand(store: Any, client: SyncEngine) -> None:
+    """1,000 edited records in 1,000 transactions, pushed in one round (target <= 1 s)."""
+    with store.sessions() as session:
+        ids = [a.id for a in session.query(Account).limit(1000)]
+    seconds = []
+    for run in range(3):
+        for i, record_id in enumerate(ids):
+            with store.sessions.begin() as session:
+                account = session.get(Account, record_id)
+                assert account is not None
+                account.website = f"https://bench-{run}-{i}.example"
+        report = client.sync()
+        assert report.pushed == len(ids), report.pushed
+        seconds.append(report.push_seconds)
+    print(
+        f"push 1,000 edited records: median {statistics.median(seconds) * 1000:.0f} ms "
+        "(target <= 1 s)"
+    )
+
+
+def pulled_change(url: str, store: Any, client: SyncEngine) -> None:
+    """One change made on another device, applied by a pull on this store (targets: upsert
+    <= 3 ms, delete <= 5 ms): the page's write transaction alone, and the whole pull round."""
+    other = Transport(url)
+    other.login(username="bench", password=PASSWORD, device_id=uuid.uuid4(), device_name="other")
+    clock = HybridLogicalClock(uuid.uuid4().hex)
+    with store.sessions() as session:
+        ids = [a.id for a in session.query(Account).order_by(Account.id.desc()).limit(40)]
+    applied: list[float] = []
+    real_apply = client._apply_page
+
+    def timed_apply(*args: Any) -> bool:
+        started = time.perf_counter()
+        try:
+            return real_apply(*args)
+        finally:
+            applied.append((time.perf_counter() - started) * 1000)
+
+    client._apply_page = timed_apply  # type: ignore[method-assign,assignment]
+    figures: dict[str, tuple[list[float], list[float]]] = {"upsert": ([], []), "delete": ([], [])}
+    for n, record_id in enumerate(ids, start=1):
+        kind = "upsert" if n <= len(ids) // 2 else "delete"
+        change = (
+            Change(t="account", id=record_id, f={"phone": f"+33 1 {n:08d}"})
+            if kind == "upsert"
+            else Change(t="account", id=record_id, d=True)
+        )
+        stamp = clock.now().compact()
+        body = PushRequest(
+            clock=stamp, b=client.state().cursor, mutations=[Mutation(n=n, h=stamp, c=[change])]
+        )
+        result = other.push(body.model_dump_json(exclude_none=True).encode())
+        assert result.results[0].status == "applied", result.results[0]
+        applied.clear()
+        report = client.sync()
+        assert report.pulled + report.deleted == 1, report
+        figures[kind][0].append(max(applied))
+        figures[kind][1].append(report.pull_seconds * 1000)
+    other.close()
+    client._apply_page = real_apply  # type: ignore[method-assign]
+    with store.sessions() as session:
+        total = sum(session.query(model).count() for model in ENTITIES.values())
+    for kind, target in (("upsert", 3), ("delete", 5)):
+        apply_ms, round_ms = figures[kind]
+        print(
+            f"one pulled {kind} (an account) on a store of {total:,} records: median "
+            f"{statistics.median(apply_ms):.2f} ms to apply (target <= {target} ms), "
+            f"{statistics.median(round_ms):.1f} ms for the pull round"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the three sync benchmarks and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -383,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"for the server; {statistics.median(runs):.0f} ms for the whole round "
                 "(push, then pulling the same 100 back)"
             )
+            transport.push = real_push  # type: ignore[method-assign]
+            push_thousand(store, client)
+            pulled_change(server.url, store, client)
             client.close()
             transport.close()
             store.dispose()
