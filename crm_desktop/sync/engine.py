@@ -833,6 +833,16 @@ class SyncEngine:
         ours overlap; at most two pages are in memory.
         """
         self._remove_stale_snapshots()
+        directory = self.database_path.parent
+        if (directory / snapshot.PARTIAL_LOAD).exists():
+            # A snapshot load was cut short: take its records out before pulling anything
+            # (page by page from 0, or another snapshot), else any that left the user's scope
+            # since would stay. Waits for a load another process is running right now.
+            try:
+                with snapshot.load_lock(directory):
+                    snapshot.undo_partial_load(self._engine, directory)
+            except snapshot.SnapshotBusy as exc:
+                raise SyncError(str(exc)) from exc
         cursor = self.state().cursor
         if cursor == 0 and self.use_snapshot:
             cursor = self._pull_snapshot(report, notify, cancel)
@@ -915,27 +925,36 @@ class SyncEngine:
         with self._read() as connection:
             if not snapshot.can_use(connection):
                 return 0
-        path = self.database_path.parent / f".snapshot-{uuid.uuid4().hex}.sqlite3"
+        directory = self.database_path.parent
+        path = directory / f".snapshot-{uuid.uuid4().hex}.sqlite3"
         try:
-            notify(SyncProgress("download", 0))
+            # One load per profile at a time (the app and ``crm sync`` may both start one).
+            with snapshot.load_lock(directory):
+                snapshot.undo_partial_load(self._engine, directory)
+                with self._read() as connection:
+                    if not snapshot.can_use(connection):  # the other one finished meanwhile
+                        return self.state().cursor
+                notify(SyncProgress("download", 0))
 
-            def downloaded(done: int, total: int | None) -> None:
-                # Called per MB received: a cancel stops a long download, not only the load.
+                def downloaded(done: int, total: int | None) -> None:
+                    # Called per MB received: a cancel stops a long download, not only the load.
+                    self._check_cancel(cancel)
+                    notify(SyncProgress("download", done, total))
+
+                cursor: int | None = self._call(partial(self.transport.snapshot, path, downloaded))
+                if cursor is None:
+                    return 0
                 self._check_cancel(cancel)
-                notify(SyncProgress("download", done, total))
-
-            cursor: int | None = self._call(partial(self.transport.snapshot, path, downloaded))
-            if cursor is None:
-                return 0
-            self._check_cancel(cancel)
-            base = report.pulled
-            loaded = snapshot.load(
-                self._engine,
-                path,
-                cursor,
-                progress=lambda n: notify(SyncProgress("pull", base + n)),
-                checkpoint=partial(self._check_cancel, cancel),
-            )
+                base = report.pulled
+                loaded = snapshot.load(
+                    self._engine,
+                    path,
+                    cursor,
+                    progress=lambda n: notify(SyncProgress("pull", base + n)),
+                    checkpoint=partial(self._check_cancel, cancel),
+                )
+        except snapshot.SnapshotBusy as exc:
+            raise SyncError(str(exc)) from exc
         except snapshot.SnapshotError as exc:
             log.warning("not using the server's snapshot (%s); pulling page by page", exc)
             return 0
@@ -1226,7 +1245,11 @@ class SyncEngine:
             finally:
                 raw.execute("PRAGMA secure_delete=OFF")
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        for leftover in self.database_path.parent.glob(".snapshot-*.sqlite3"):
+        directory = self.database_path.parent
+        for leftover in (
+            *directory.glob(".snapshot-*.sqlite3"),
+            directory / snapshot.PARTIAL_LOAD,
+        ):
             with contextlib.suppress(OSError):
                 leftover.unlink()
 

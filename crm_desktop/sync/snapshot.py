@@ -8,8 +8,11 @@ copies, and the cursor the snapshot was taken at is stored last, so the next pul
 exactly where the snapshot ends.
 
 The load is many short write transactions, not one (a save typed meanwhile never waits long),
-and the cursor stays 0 until the last: a load cut short (cancel, crash) is simply done again by
-the next round, over what it had written. The snapshot is only used while it is equivalent to
+and the cursor stays 0 until the last. The file it works from stays in the profile folder until
+then (:data:`PARTIAL_LOAD`): a load cut short (cancel, crash) is found by the next round, which
+takes its records out again before loading anything (another snapshot, or pages from 0), so
+none of them outlives it. One process at a time loads into a profile (:func:`load_lock`): the
+app and ``crm sync`` never load two snapshots taken at different cursors over each other. The snapshot is only used while it is equivalent to
 pulling from cursor 0 into this store: the cursor is 0 and there is no pending local change to
 rebase (no outbox entry, no field base); every transaction checks that again. Otherwise the
 engine pulls page by page as before.
@@ -17,9 +20,12 @@ engine pulls page by page as before.
 
 from __future__ import annotations
 
+import json
+import os
 import queue
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +52,10 @@ class SnapshotError(Exception):
     """The snapshot file cannot be used (wrong format or schema, damaged)."""
 
 
+class SnapshotBusy(Exception):
+    """Another process is loading a snapshot into this profile and did not finish in time."""
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -60,6 +70,102 @@ def can_use(connection: Connection) -> bool:
         if raw.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
             return False
     return True
+
+
+#: The file a load works from, kept in the profile folder until the load's last commit: if it is
+#: still there at the next round (the load was cut short), its records are taken out again
+#: before anything else is loaded, so nothing it copied outlives the load (a record that left
+#: the user's scope since would otherwise stay on the laptop for good).
+PARTIAL_LOAD = ".first-sync-partial.sqlite3"
+#: A SQLite file whose exclusive lock one process holds while it loads or undoes a snapshot:
+#: the app and ``crm sync`` on one profile never load two snapshots (taken at different
+#: cursors) over each other. The OS releases it if the process dies.
+LOAD_LOCK = ".first-sync.lock"
+#: How long a round waits for another process's load of the same profile.
+LOCK_WAIT_SECONDS = 600.0
+
+
+@contextmanager
+def load_lock(directory: Path, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the profile's snapshot-load lock, waiting up to ``timeout`` seconds for it
+    (:data:`LOCK_WAIT_SECONDS` by default); :class:`SnapshotBusy` if it stays taken."""
+    wait = LOCK_WAIT_SECONDS if timeout is None else timeout
+    db = sqlite3.connect(directory / LOAD_LOCK, timeout=wait, isolation_level=None)
+    try:
+        try:
+            db.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError as exc:
+            raise SnapshotBusy(
+                "another sync of this profile is loading its first snapshot; try again later"
+            ) from exc
+        yield
+    finally:
+        db.close()  # rolls back, which releases the lock
+
+
+def undo_partial_load(engine: Engine, directory: Path) -> int:
+    """Take out the records of a load that was cut short (see :data:`PARTIAL_LOAD`); returns
+    how many went. Only while the cursor is still 0 (else the load finished and only its file
+    was left); records with a pending local change stay (the paged pull rebases them). Call
+    with :func:`load_lock` held."""
+    marker = directory / PARTIAL_LOAD
+    if not marker.exists():
+        return 0
+    removed = 0
+    try:
+        tables = _tables_of(marker)
+    except SnapshotError:  # a file cut short before it was complete: nothing was copied
+        tables = []
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+        raw = connection.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        if tables:
+            raw.execute("ATTACH DATABASE ? AS partial", (f"{marker.resolve().as_uri()}?mode=ro",))
+        try:
+            with connection.begin():
+                if tables and state.load(connection).cursor == 0:
+                    removed = _remove_loaded(connection, raw, tables)
+        finally:
+            if tables:
+                raw.execute("DETACH DATABASE partial")
+    marker.unlink(missing_ok=True)
+    return removed
+
+
+def _remove_loaded(connection: Connection, raw: sqlite3.Connection, tables: list[str]) -> int:
+    # Records with a local change waiting (in the outbox, or a field base) stay.
+    pending = {row[0] for row in raw.execute("SELECT record_id FROM sync_base")}
+    for (changes,) in raw.execute("SELECT changes FROM sync_outbox"):
+        pending.update(uuid.UUID(change["id"]).hex for change in json.loads(changes))
+    removed = 0
+    for entity in tables:
+        table = _quote(table_name(entity))
+        ids = [
+            row[0]
+            for row in raw.execute(f"SELECT id FROM partial.{table}")
+            if row[0] not in pending
+        ]
+        if not ids:
+            continue
+        raw.executemany(f"DELETE FROM main.{table} WHERE id = ?", [(i,) for i in ids])
+        if search.is_searchable(entity):
+            search.unindex(connection, ids)
+        removed += len(ids)
+    return removed
+
+
+def _tables_of(path: Path) -> list[str]:
+    """The entities whose tables a snapshot file holds."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"the snapshot cannot be opened: {exc}") from exc
+    try:
+        return [entity for entity in ENTITIES if _columns(db, "main", table_name(entity))]
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"the snapshot is damaged: {exc}") from exc
+    finally:
+        db.close()
 
 
 def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[str]:
@@ -120,6 +226,11 @@ def load(
     copied so far; ``checkpoint`` runs between transactions and may raise (a cancel).
     """
     tables = check(path, cursor)
+    # From here the file marks a load in progress (see PARTIAL_LOAD); the caller holds the
+    # load lock and has undone any earlier partial load.
+    marker = path.parent / PARTIAL_LOAD
+    os.replace(path, marker)
+    path = marker
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
         raw = connection.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
@@ -132,13 +243,16 @@ def load(
         raw.execute("ATTACH DATABASE ? AS snap", (f"{path.resolve().as_uri()}?mode=ro",))
         documents = _DocumentMaker(path, [e for e in tables if search.is_searchable(e)])
         try:
-            return _Loader(connection, raw, checkpoint).run(
+            records = _Loader(connection, raw, checkpoint).run(
                 tables, documents, cursor, server_time, progress
             )
         finally:
             documents.close()
             raw.execute("DETACH DATABASE snap")
             raw.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
+    if records is not None:
+        marker.unlink(missing_ok=True)
+    return records
 
 
 class _Loader:
@@ -153,15 +267,19 @@ class _Loader:
         self.connection = connection
         self.raw = raw
         self.checkpoint = checkpoint
+        self.device_id: uuid.UUID | None = None
 
     @contextmanager
     def _step(self) -> Iterator[bool]:
         """One write transaction; yields False (write nothing then) if the store stopped
-        qualifying since the last one."""
+        qualifying since the last one, or was wiped meanwhile (a wipe makes a new device)."""
         if self.checkpoint is not None:
             self.checkpoint()
         with self.connection.begin():
-            yield can_use(self.connection)
+            device_id = state.load(self.connection).device_id
+            if self.device_id is None:
+                self.device_id = device_id
+            yield can_use(self.connection) and device_id == self.device_id
 
     def run(
         self,

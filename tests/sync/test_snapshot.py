@@ -34,6 +34,7 @@ from crm_desktop.sync.engine import (
     LocalDataWiped,
     SyncCancelled,
     SyncEngine,
+    SyncError,
     SyncProgress,
     SyncReport,
 )
@@ -518,9 +519,9 @@ def test_a_scope_larger_than_one_batch_is_searchable(
 def test_entries_written_meanwhile_by_another_process_are_replaced_not_duplicated(
     laptops: Callable[..., Laptop], data: Data
 ) -> None:
-    """The app and ``crm sync`` may load the same first snapshot into one profile at once:
-    search entries the other one wrote after this load looked for existing entries are
-    replaced (refs are unique), and the load completes with every record found once."""
+    """Search entries another writer added after this load looked for existing ones (two
+    loads into one profile are kept apart by a lock; this is the net under it) are replaced
+    (refs are unique), and the load completes with every record found once."""
     name = data.company.names["mia"]
     laptop = laptops(name)
     path = laptop.directory / ".snapshot-test.sqlite3"
@@ -550,7 +551,7 @@ def test_entries_written_meanwhile_by_another_process_are_replaced_not_duplicate
     try:
         loaded = snapshot.load(engine, path, cursor, checkpoint=another_process_indexes_an_account)
     finally:
-        path.unlink()
+        path.unlink(missing_ok=True)  # the load moves it aside while it runs
     assert loaded and calls > copy_steps + 2
     with laptop.store.engine.connect() as connection:
         entries, records = connection.execute(
@@ -562,3 +563,97 @@ def test_entries_written_meanwhile_by_another_process_are_replaced_not_duplicate
     paged = laptops(name, use_snapshot=False)
     paged.sync()
     assert_same(laptop, paged)
+
+
+@pytest.mark.parametrize("then", ["snapshot-again", "paged-from-zero"])
+def test_a_record_that_leaves_scope_after_a_load_was_cut_short_does_not_stay(
+    laptops: Callable[..., Laptop], data: Data, then: str
+) -> None:
+    """Ann's first sync is cut short once every record is copied (cursor still 0). Her manager
+    then hands one of her accounts to Bob. Whether the next round loads a snapshot again or
+    (a local edit is pending) pulls page by page from 0, the account and everything hanging
+    off it leave Ann's laptop, as on a laptop that synced in one go."""
+    name = data.company.names["ann"]
+    reference = laptops(name, use_snapshot=False)
+    reference.sync()
+    everything = len(reference.records())
+    laptop = laptops(name)
+    cancel = threading.Event()
+
+    def progress(step: SyncProgress) -> None:
+        if step.phase == "pull" and step.done >= everything:
+            cancel.set()
+
+    with pytest.raises(SyncCancelled):
+        laptop.sync(progress=progress, cancel=cancel)
+    account = data.owned["ann"]["account"]
+    assert laptop.cursor() == 0 and ("account", account) in laptop.records()
+
+    mia = data.clients["mia"]
+    mia.pull()
+    handed_over = mia.push(
+        mia.mutation(
+            {"t": "account", "id": account.hex, "f": {"owner_id": str(data.company.ids["bob"])}}
+        )
+    )
+    assert [r["status"] for r in handed_over] == ["applied"]
+    if then == "paged-from-zero":
+        _offline_account(laptop, f"Offline {data.tag('ann')}")
+    laptop.sync()
+    laptop.sync()
+    assert ("account", account) not in laptop.records()
+    assert account not in laptop.find(f"Müller {data.tag('ann')}")
+    fresh = laptops(name, use_snapshot=False)
+    fresh.sync()
+    assert set(_live(laptop.records())) - set(_live(fresh.records())) <= {
+        (entity, record)
+        for entity, record in _live(laptop.records())
+        if entity in ("account", "lead")
+    }  # only the offline records made on this laptop (paged-from-zero) are extra
+    assert not (laptop.directory / snapshot.PARTIAL_LOAD).exists()
+
+
+class _CallsWhileChecked(threading.Event):
+    """A cancel flag that is never set but runs ``hook`` the ``nth`` time the engine checks it
+    (the engine checks before each write transaction of a snapshot load)."""
+
+    def __init__(self, nth: int, hook: Callable[[], None]) -> None:
+        super().__init__()
+        self.nth, self.hook, self.checks = nth, hook, 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        if self.checks == self.nth:
+            self.hook()
+        return False
+
+
+def test_a_second_process_does_not_load_a_snapshot_over_a_running_load(
+    laptops: Callable[..., Laptop], data: Data, server: ServerProcess, monkeypatch: Any
+) -> None:
+    """The app and ``crm sync`` on one profile: while one loads its first snapshot, the other
+    waits for it (here: gives up after a short wait and says so) instead of loading a snapshot
+    taken at another cursor over it; afterwards it just pulls on."""
+    monkeypatch.setattr(snapshot, "LOCK_WAIT_SECONDS", 0.2)
+    name = data.company.names["mia"]
+    app = laptops(name)
+    assert app.transport.token is not None
+    cli = SyncEngine(app.store.path, Transport(server.url, token=app.transport.token))
+    refused: list[str] = []
+
+    def the_cli_syncs_too() -> None:
+        with pytest.raises(SyncError, match="loading its first snapshot") as raised:
+            cli.sync()
+        refused.append(str(raised.value))
+
+    try:
+        app.sync(cancel=_CallsWhileChecked(4, the_cli_syncs_too))
+        assert refused and app.cursor() > 0
+        report = cli.sync()
+        assert report.pulled == 0  # nothing reloaded: the app's load is complete
+    finally:
+        cli.close()
+        cli.transport.close()
+    paged = laptops(name, use_snapshot=False)
+    paged.sync()
+    assert_same(app, paged)
