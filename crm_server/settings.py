@@ -6,6 +6,7 @@ Nothing here opens a connection: :func:`crm_server.app.create_app` builds the en
 
 from __future__ import annotations
 
+import getpass
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -25,8 +26,13 @@ def _env_int(name: str, default: int) -> int:
 
 
 def default_snapshot_dir() -> str:
-    """A folder for first-sync snapshots in the system's temporary directory."""
-    return str(Path(tempfile.gettempdir()) / "crm-server-snapshots")
+    """A folder for first-sync snapshots in the system's temporary directory, one per system
+    user (another user's server could neither write in it nor should clean it)."""
+    try:
+        owner = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        owner = str(os.getuid()) if hasattr(os, "getuid") else "server"
+    return str(Path(tempfile.gettempdir()) / f"crm-server-snapshots-{owner}")
 
 
 @dataclass(frozen=True)

@@ -290,8 +290,6 @@ def _fill_generic(
     return cursor, records
 
 
-#: How long a request waits for a free build slot before the answer is 503 busy.
-SLOT_WAIT_SECONDS = 60.0
 #: Files untouched for this long belong to no running build (one takes seconds).
 STALE_SECONDS = 3600.0
 
@@ -300,21 +298,15 @@ class SnapshotService:
     """Builds one worker's snapshots in ``directory``, at most ``concurrency`` at a time.
 
     Each build writes a full copy of a scope (tens of MB at 250k records), so a morning when
-    a whole team installs new laptops must neither fill the disk nor starve pushes and pulls
-    of CPU: further requests wait up to :data:`SLOT_WAIT_SECONDS` for a slot, then get 503
-    ``busy`` (the client retries later). Files a killed worker left behind are removed at start.
+    a whole team installs new laptops must neither fill the disk nor starve pushes and pulls.
+    A slot is held from the build until the file has been sent and deleted (:meth:`finished`),
+    and a request finding none free is refused at once with 503 ``busy`` (the client retries
+    later): one waiting would hold one of the worker's few request threads, which pushes and
+    pulls need. Files a killed worker left behind are removed at start.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        directory: Path,
-        concurrency: int,
-        *,
-        slot_wait: float = SLOT_WAIT_SECONDS,
-    ) -> None:
+    def __init__(self, engine: Engine, directory: Path, concurrency: int) -> None:
         self.engine = engine
-        self.slot_wait = slot_wait
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
@@ -325,11 +317,20 @@ class SnapshotService:
                     stale.unlink()
 
     def build(self, token: str | None) -> Snapshot:
-        """:func:`build` in this service's directory, once a slot is free."""
-        if not self._slots.acquire(timeout=self.slot_wait):
-            raise Busy("too many first-sync snapshots are being built; try again shortly")
+        """:func:`build` in this service's directory if a slot is free (else :class:`Busy`);
+        the caller calls :meth:`finished` once the file is sent."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy("the server is building other first-sync snapshots; try again shortly")
         try:
             return build(self.engine, token, directory=self.directory)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def finished(self, built: Snapshot) -> None:
+        """The file was sent (or sending failed): delete it and free its slot."""
+        try:
+            built.path.unlink(missing_ok=True)
         finally:
             self._slots.release()
 

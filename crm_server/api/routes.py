@@ -147,8 +147,9 @@ def first_sync_snapshot(services: ServicesDep, token: TokenDep) -> FileResponse:
         built.path,
         media_type=SNAPSHOT_MEDIA_TYPE,
         headers={CURSOR_HEADER: str(built.cursor), RECORDS_HEADER: str(built.records)},
-        # The file is a per-request temporary: gone once sent (or the send failed).
-        background=BackgroundTask(built.path.unlink, missing_ok=True),
+        # The file is a per-request temporary: gone once sent (or the send failed), and only
+        # then is its build slot free again (the disk holds at most that many copies).
+        background=BackgroundTask(services.snapshots.finished, built),
     )
 
 

@@ -725,8 +725,9 @@ def test_snapshot_builds_are_bounded_and_leave_no_files(
     client: TestClient, engine: Engine, people: dict[str, uuid.UUID], tmp_path: Path
 ) -> None:
     """A morning of new laptops: one worker builds at most ``concurrency`` snapshots at once
-    (a request waiting too long for a slot gets 503 busy, which clients retry), built files go
-    once sent, and files a killed worker left behind are removed when a worker starts."""
+    and refuses more at once with 503 busy (clients retry; a waiting request would hold one of
+    the worker's request threads), a slot is free again once its file was sent and deleted,
+    and files a killed worker left behind are removed when a worker starts."""
     folder = tmp_path / "snapshots"
     folder.mkdir()
     left_behind = folder / "crm-snapshot-killed.sqlite3"
@@ -739,22 +740,21 @@ def test_snapshot_builds_are_bounded_and_leave_no_files(
     unrelated.write_text("not ours")
     os.utime(unrelated, (old, old))
 
-    service = SnapshotService(engine, folder, concurrency=1, slot_wait=0.05)
+    service = SnapshotService(engine, folder, concurrency=1)
     assert not left_behind.exists()
     assert building_elsewhere.exists() and unrelated.exists()
 
     ann = SyncClient(client, "ann")
-    built = service.build(ann.headers["Authorization"].removeprefix("Bearer "))
+    token = ann.headers["Authorization"].removeprefix("Bearer ")
+    built = service.build(token)
     assert built.path.parent == folder and built.records > 0
-    built.path.unlink()
-
-    # The one slot taken (a build in progress): the next request is told to come back.
-    assert service._slots.acquire(timeout=1)
-    try:
-        with pytest.raises(Busy):
-            service.build(ann.headers["Authorization"].removeprefix("Bearer "))
-    finally:
-        service._slots.release()
+    # Its file not sent yet: the one slot is taken, the next request is told to come back.
+    with pytest.raises(Busy):
+        service.build(token)
+    service.finished(built)
+    assert not built.path.exists()
+    again = service.build(token)
+    service.finished(again)
 
     # Through the API: the file is gone once the answer was sent.
     before = set(Path(client.app.state.services.snapshots.directory).glob("crm-snapshot-*"))
