@@ -289,7 +289,12 @@ async def _run_clients(
 
 def main() -> None:
     """Run the benchmark once and print its figures."""
-    from crm_desktop.sync.protocol import PROTOCOL_HEADER, SCHEMA_HEADER, schema_fingerprint
+    from crm_desktop.sync.protocol import (
+        PROTOCOL_HEADER,
+        PROTOCOL_VERSION,
+        SCHEMA_HEADER,
+        schema_fingerprint,
+    )
     from crm_server import admin
     from crm_server.db import make_engine
     from crm_server.migrate import upgrade
@@ -366,7 +371,7 @@ def main() -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
-        headers = {PROTOCOL_HEADER: "1", SCHEMA_HEADER: schema_fingerprint()}
+        headers = {PROTOCOL_HEADER: str(PROTOCOL_VERSION), SCHEMA_HEADER: schema_fingerprint()}
         # uvloop (installed with uvicorn[standard]) roughly halves the load generator's CPU,
         # which shares the machine's cores with the server it measures.
         runner = asyncio.run

@@ -27,9 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from crm_desktop.sync.clock import STAMP_PATTERN
 
 #: Version of this wire contract. Bump on any incompatible change to these models.
-PROTOCOL_VERSION = 1
+#: 2: the push answer ``taken`` and the ``same_mutation`` code, revivals (``r``), the
+#: first-sync snapshot. A version 1 client would fail on ``taken``, so it is told to update.
+PROTOCOL_VERSION = 2
 #: Oldest client protocol the server still serves.
-MIN_PROTOCOL_VERSION = 1
+MIN_PROTOCOL_VERSION = 2
 
 #: Request headers carrying the client's versions on every ``/v1`` call (principle 8).
 PROTOCOL_HEADER = "X-CRM-Protocol"

@@ -27,7 +27,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from crm_desktop.sync.clock import Hlc, HybridLogicalClock
-from crm_desktop.sync.protocol import PROTOCOL_HEADER, SCHEMA_HEADER, schema_fingerprint
+from crm_desktop.sync.protocol import (
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    SCHEMA_HEADER,
+    schema_fingerprint,
+)
 from crm_server import admin
 from crm_server.app import create_app
 from crm_server.db import ALL_METADATA, make_engine, normalize_url
@@ -45,7 +50,7 @@ BACKENDS = [pytest.param("sqlite", id="sqlite")]
 if POSTGRES_URL:
     BACKENDS.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
 
-HEADERS = {PROTOCOL_HEADER: "1", SCHEMA_HEADER: schema_fingerprint()}
+HEADERS = {PROTOCOL_HEADER: str(PROTOCOL_VERSION), SCHEMA_HEADER: schema_fingerprint()}
 PASSWORD = "correct horse battery staple"
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from crm_desktop.models import new_id
+from crm_desktop.sync.protocol import PROTOCOL_VERSION
 from crm_server import admin
 from crm_server.app import create_app
 from crm_server.db import device, sync_record
@@ -28,16 +29,18 @@ def _count(engine: Engine, table: Any) -> int:
 
 def test_version_and_update_required(client: TestClient, people: dict[str, uuid.UUID]) -> None:
     info = client.get("/v1/version").json()
-    assert info["protocol"] == 1 and info["schema_version"] == HEADERS["X-CRM-Schema"]
+    assert info["protocol"] == PROTOCOL_VERSION == 2
+    assert info["schema_version"] == HEADERS["X-CRM-Schema"]
     ann = SyncClient(client, "ann")
-    for protocol in (None, "0", "2", "abc"):
+    # "1": a client from before `taken` and revivals would misread the answers
+    for protocol in (None, "0", "1", "3", "abc"):
         headers = {k: v for k, v in ann.headers.items() if k != "X-CRM-Protocol"}
         if protocol is not None:
             headers["X-CRM-Protocol"] = protocol
         answer = client.post("/v1/pull", json={"cursor": 0}, headers=headers)
         assert answer.status_code == 426
         assert answer.json()["code"] == "update_required"
-        assert answer.json()["server_protocol"] == 1
+        assert answer.json()["server_protocol"] == PROTOCOL_VERSION
     stale = client.post(
         "/v1/pull", json={"cursor": 0}, headers={**ann.headers, "X-CRM-Schema": "0123456789abcdef"}
     )
