@@ -42,6 +42,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, event, inspect, select, text
@@ -349,18 +350,23 @@ def _insert(connection: Connection, docs: Sequence[_Document], *, phones: bool =
         return 0
     raw = _driver(connection)
     start = raw.execute("SELECT coalesce(max(id), 0) FROM search_doc").fetchone()[0]
+    # Column by column, zipped in C: building a parameter tuple per entry in Python cost a
+    # tenth of a first sync's indexing time.
+    ref, entity, title, subtitle, words, cjk1, cjk2, compact, digits = zip(*docs, strict=True)
+    ids = range(start + 1, start + 1 + len(docs))
     raw.executemany(
         "INSERT INTO search_doc (id, entity, ref, title, subtitle) VALUES (?, ?, ?, ?, ?)",
-        [(n, d[1], d[0], d[2], d[3]) for n, d in enumerate(docs, start + 1)],
+        zip(ids, entity, ref, title, subtitle, strict=True),
     )
     raw.executemany(
         "INSERT INTO search_fts (rowid, words, cjk1, cjk2, compact) VALUES (?, ?, ?, ?, ?)",
-        [(n, d[4], d[5], d[6], d[7]) for n, d in enumerate(docs, start + 1)],
+        zip(ids, words, cjk1, cjk2, compact, strict=True),
     )
     if phones:
+        # Only entries with phone digits get a row (compress keeps those, still in C).
         raw.executemany(
             "INSERT INTO search_phone (rowid, digits) VALUES (?, ?)",
-            [(n, d[8]) for n, d in enumerate(docs, start + 1) if d[8]],
+            zip(compress(ids, digits), compress(digits, digits), strict=True),
         )
     return len(docs)
 
