@@ -837,12 +837,10 @@ class SyncEngine:
         if (directory / snapshot.PARTIAL_LOAD).exists():
             # A snapshot load was cut short: take its records out before pulling anything
             # (page by page from 0, or another snapshot), else any that left the user's scope
-            # since would stay. Waits for a load another process is running right now.
-            try:
-                with snapshot.load_lock(directory):
-                    snapshot.undo_partial_load(self._engine, directory)
-            except snapshot.SnapshotBusy as exc:
-                raise SyncError(str(exc)) from exc
+            # since would stay. Taking the lock does it (after waiting for a load another
+            # process is running right now).
+            with self._snapshot_lock():
+                pass
         cursor = self.state().cursor
         if cursor == 0 and self.use_snapshot:
             cursor = self._pull_snapshot(report, notify, cancel)
@@ -913,6 +911,18 @@ class SyncEngine:
                 if now - stale.stat().st_mtime > STALE_SNAPSHOT_SECONDS:
                     stale.unlink()
 
+    @contextmanager
+    def _snapshot_lock(self) -> Iterator[None]:
+        """The profile's snapshot-load lock, with any load cut short taken out first (see
+        ``snapshot.undo_partial_load``); a :class:`SyncError` if another process keeps it."""
+        directory = self.database_path.parent
+        try:
+            with snapshot.load_lock(directory):
+                snapshot.undo_partial_load(self._engine, directory)
+                yield
+        except snapshot.SnapshotBusy as exc:
+            raise SyncError(str(exc)) from exc
+
     def _pull_snapshot(
         self, report: SyncReport, notify: ProgressCallback, cancel: threading.Event | None
     ) -> int:
@@ -929,8 +939,7 @@ class SyncEngine:
         path = directory / f".snapshot-{uuid.uuid4().hex}.sqlite3"
         try:
             # One load per profile at a time (the app and ``crm sync`` may both start one).
-            with snapshot.load_lock(directory):
-                snapshot.undo_partial_load(self._engine, directory)
+            with self._snapshot_lock():
                 with self._read() as connection:
                     if not snapshot.can_use(connection):  # the other one finished meanwhile
                         return self.state().cursor
@@ -953,8 +962,6 @@ class SyncEngine:
                     progress=lambda n: notify(SyncProgress("pull", base + n)),
                     checkpoint=partial(self._check_cancel, cancel),
                 )
-        except snapshot.SnapshotBusy as exc:
-            raise SyncError(str(exc)) from exc
         except snapshot.SnapshotError as exc:
             log.warning("not using the server's snapshot (%s); pulling page by page", exc)
             return 0

@@ -60,11 +60,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def can_use(connection: Connection) -> bool:
-    """Whether a snapshot may replace pulling from 0: nothing synced yet, nothing pending."""
+def can_use(connection: Connection, current: state.SyncState | None = None) -> bool:
+    """Whether a snapshot may replace pulling from 0: nothing synced yet, nothing pending.
+    ``current``: the sync state already read in this transaction, if the caller has it."""
     raw = connection.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)
-    if state.load(connection).cursor != 0:
+    if (current or state.load(connection)).cursor != 0:
         return False
     for table in ("sync_outbox", "sync_base"):
         if raw.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
@@ -120,7 +121,7 @@ def undo_partial_load(engine: Engine, directory: Path) -> int:
         raw = connection.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
         if tables:
-            raw.execute("ATTACH DATABASE ? AS partial", (f"{marker.resolve().as_uri()}?mode=ro",))
+            raw.execute("ATTACH DATABASE ? AS partial", (_read_only(marker),))
         try:
             with connection.begin():
                 if tables and state.load(connection).cursor == 0:
@@ -154,18 +155,30 @@ def _remove_loaded(connection: Connection, raw: sqlite3.Connection, tables: list
     return removed
 
 
-def _tables_of(path: Path) -> list[str]:
-    """The entities whose tables a snapshot file holds."""
+def _read_only(path: Path) -> str:
+    """The URI that opens (or attaches) a snapshot file read-only."""
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a snapshot file; SQLite errors become :class:`SnapshotError`."""
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(_read_only(path), uri=True)
     except sqlite3.Error as exc:
         raise SnapshotError(f"the snapshot cannot be opened: {exc}") from exc
     try:
-        return [entity for entity in ENTITIES if _columns(db, "main", table_name(entity))]
+        yield db
     except sqlite3.Error as exc:
         raise SnapshotError(f"the snapshot is damaged: {exc}") from exc
     finally:
         db.close()
+
+
+def _tables_of(path: Path) -> list[str]:
+    """The entities whose tables a snapshot file holds."""
+    with _reading(path) as db:
+        return [entity for entity in ENTITIES if _columns(db, "main", table_name(entity))]
 
 
 def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[str]:
@@ -174,11 +187,7 @@ def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[str]:
 
 def check(path: Path, cursor: int) -> dict[str, list[str]]:
     """Validate the file; returns the columns to copy per entity (those both sides have)."""
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise SnapshotError(f"the snapshot cannot be opened: {exc}") from exc
-    try:
+    with _reading(path) as db:
         info = dict(db.execute("SELECT key, value FROM snapshot_info").fetchall())
         if info.get("format") != str(SNAPSHOT_FORMAT):
             raise SnapshotError(f"unknown snapshot format {info.get('format')!r}")
@@ -188,18 +197,13 @@ def check(path: Path, cursor: int) -> dict[str, list[str]]:
             raise SnapshotError("the snapshot's cursor does not match the server's answer")
         tables: dict[str, list[str]] = {}
         for entity in ENTITIES:
-            table = table_name(entity)
-            sent = _columns(db, "main", table)
+            sent = _columns(db, "main", table_name(entity))
             if not sent:
                 raise SnapshotError(f"the snapshot has no {entity} table")
             tables[entity] = sent
         if not _columns(db, "main", "snapshot_deleted"):
             raise SnapshotError("the snapshot has no snapshot_deleted table")
         return tables
-    except sqlite3.Error as exc:
-        raise SnapshotError(f"the snapshot is damaged: {exc}") from exc
-    finally:
-        db.close()
 
 
 def load(
@@ -240,7 +244,7 @@ def load(
         autocheckpoint = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         raw.execute("PRAGMA wal_autocheckpoint=0")
         # ATTACH is refused inside a transaction: before the first BEGIN, detached at the end.
-        raw.execute("ATTACH DATABASE ? AS snap", (f"{path.resolve().as_uri()}?mode=ro",))
+        raw.execute("ATTACH DATABASE ? AS snap", (_read_only(path),))
         documents = _DocumentMaker(path, [e for e in tables if search.is_searchable(e)])
         try:
             records = _Loader(connection, raw, checkpoint).run(
@@ -276,10 +280,10 @@ class _Loader:
         if self.checkpoint is not None:
             self.checkpoint()
         with self.connection.begin():
-            device_id = state.load(self.connection).device_id
+            current = state.load(self.connection)
             if self.device_id is None:
-                self.device_id = device_id
-            yield can_use(self.connection) and device_id == self.device_id
+                self.device_id = current.device_id
+            yield can_use(self.connection, current) and current.device_id == self.device_id
 
     def run(
         self,
@@ -399,7 +403,7 @@ class _DocumentMaker:
 
     def _run(self) -> None:
         try:
-            db = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True)
+            db = sqlite3.connect(_read_only(self._path), uri=True)
             try:
                 for entity in self._entities:
                     columns = ", ".join(_quote(name) for name in ("id", *search.COLUMNS[entity]))

@@ -16,7 +16,8 @@ Threading: a Transport is used by one thread at a time (the sync worker, or a CL
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -183,10 +184,23 @@ class Transport:
         """Close pooled connections."""
         self._http.close()
 
-    def _call(self, method: str, path: str, *, body: bytes | None = None, **params: Any) -> bytes:
+    @contextmanager
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        stream: bool = False,
+        passthrough: tuple[int, ...] = (),
+    ) -> Iterator[requests.Response]:
+        """One request: network failures become :class:`NetworkError` (also while a streamed
+        body is read), error answers the protocol's :class:`ServerError` (but the statuses in
+        ``passthrough``, which the caller handles)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            response = self._http.request(
+            with self._http.request(
                 method,
                 self.base_url + path,
                 data=body,
@@ -194,16 +208,21 @@ class Transport:
                 headers=headers,
                 timeout=self.timeout,
                 verify=self._verify,
-            )
+                stream=stream,
+            ) as response:
+                if response.status_code >= 400 and response.status_code not in passthrough:
+                    error = _error_from(response)
+                    error.sent_schema = str(response.request.headers.get(SCHEMA_HEADER, ""))
+                    raise error
+                yield response
         except requests.exceptions.SSLError as exc:
             raise NetworkError(f"secure connection to {self.base_url} failed: {exc}") from exc
         except requests.exceptions.RequestException as exc:
             raise NetworkError(f"cannot reach {self.base_url}: {exc}") from exc
-        if response.status_code >= 400:
-            error = _error_from(response)
-            error.sent_schema = str(response.request.headers.get(SCHEMA_HEADER, ""))
-            raise error
-        return response.content
+
+    def _call(self, method: str, path: str, *, body: bytes | None = None, **params: Any) -> bytes:
+        with self._exchange(method, path, body=body, params=params) as response:
+            return response.content
 
     # --- calls --------------------------------------------------------------------------
 
@@ -246,39 +265,27 @@ class Transport:
         bytes received so far and the size when the server sent one. The body never sits in
         memory as a whole.
         """
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            with self._http.post(
-                self.base_url + "/v1/snapshot",
-                data=b"{}",
-                headers=headers,
-                timeout=self.timeout,
-                verify=self._verify,
-                stream=True,
-            ) as response:
-                if response.status_code in (404, 405):
-                    return None
-                if response.status_code >= 400:
-                    error = _error_from(response)
-                    error.sent_schema = str(response.request.headers.get(SCHEMA_HEADER, ""))
-                    raise error
+        with self._exchange(
+            "POST", "/v1/snapshot", body=b"{}", stream=True, passthrough=(404, 405)
+        ) as response:
+            if response.status_code in (404, 405):
+                return None
+            try:
                 cursor = int(response.headers[SNAPSHOT_CURSOR_HEADER])
-                size = response.headers.get("Content-Length")
-                total = int(size) if size and size.isdigit() else None
-                received = 0
-                with destination.open("wb") as out:
-                    for chunk in response.iter_content(chunk_size=1 << 20):
-                        out.write(chunk)
-                        received += len(chunk)
-                        if progress is not None:
-                            progress(received, total)
-                return cursor
-        except requests.exceptions.SSLError as exc:
-            raise NetworkError(f"secure connection to {self.base_url} failed: {exc}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise NetworkError(f"cannot reach {self.base_url}: {exc}") from exc
-        except (KeyError, ValueError) as exc:
-            raise NetworkError(f"the server sent a snapshot without a valid cursor: {exc}") from exc
+            except (KeyError, ValueError) as exc:
+                raise NetworkError(
+                    f"the server sent a snapshot without a valid cursor: {exc}"
+                ) from exc
+            size = response.headers.get("Content-Length")
+            total = int(size) if size and size.isdigit() else None
+            received = 0
+            with destination.open("wb") as out:
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    out.write(chunk)
+                    received += len(chunk)
+                    if progress is not None:
+                        progress(received, total)
+            return cursor
 
     def conflicts(self, after: int, limit: int = 500) -> ConflictPage:
         """``GET /v1/conflicts``: conflict-log entries involving this device after ``after``."""
